@@ -1,0 +1,13 @@
+// The `twinstep` subcommands. Each part of the product adds its own
+// subcommands to the one CLI11 application; main() only dispatches.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace twinstep::cli {
+
+// Every Add*Command registers a subcommand whose callback stores the process
+// exit code in *exit_code (main() is the only place that ends the process).
+void AddBenchCommand(CLI::App& app, int* exit_code);
+
+}  // namespace twinstep::cli

@@ -1,0 +1,14 @@
+# twinstep_test(NAME SOURCES ... LIBS ... LABELS ...): one GoogleTest binary
+# registered with CTest under the given labels (unit, kvm, dataplane, rtl, sim,
+# hw, linux, fuzz), so that `ctest -L <label>` runs one group alone.
+enable_testing()
+function(twinstep_test NAME)
+  cmake_parse_arguments(T "" "TIMEOUT" "SOURCES;LIBS;LABELS" ${ARGN})
+  add_executable(${NAME} ${T_SOURCES})
+  target_link_libraries(${NAME} PRIVATE ${T_LIBS} GTest::gtest_main GTest::gmock)
+  add_test(NAME ${NAME} COMMAND ${NAME})
+  if(NOT T_TIMEOUT)
+    set(T_TIMEOUT 300)
+  endif()
+  set_tests_properties(${NAME} PROPERTIES LABELS "${T_LABELS}" TIMEOUT ${T_TIMEOUT})
+endfunction()
