@@ -33,9 +33,9 @@ constexpr const char* kQboot = "/usr/share/qemu/bios-microvm.bin";
 
 std::string Errno(const char* what) { return std::string(what) + ": " + std::strerror(errno); }
 
-// An unused UDP port on 127.0.0.1 (bound and released; QEMU binds it next).
-Expected<uint16_t, RunError> FreeUdpPort() {
-  int fd = socket(AF_INET, SOCK_DGRAM, 0);
+// An unused port on 127.0.0.1 (bound and released; QEMU binds it next).
+Expected<uint16_t, RunError> FreePort(int type = SOCK_DGRAM) {
+  int fd = socket(AF_INET, type, 0);
   if (fd < 0) return MakeUnexpected(RunError{RunErrorCode::kSocket, Errno("socket")});
   sockaddr_in a{};
   a.sin_family = AF_INET;
@@ -98,15 +98,19 @@ Expected<std::unique_ptr<QemuGuest>, RunError> QemuGuest::Start(const QemuConfig
   struct stat st;
   if (stat(config.image.c_str(), &st) != 0)
     return MakeUnexpected(RunError{RunErrorCode::kNoImage, config.image});
-  auto echo = FreeUdpPort();
+  auto echo = FreePort();
   if (!echo) return MakeUnexpected(echo.error());
-  auto mc = FreeUdpPort();
+  auto mc = FreePort();
   if (!mc) return MakeUnexpected(mc.error());
+  auto tcp_echo = FreePort(SOCK_STREAM);
+  if (!tcp_echo) return MakeUnexpected(tcp_echo.error());
+  auto http = FreePort(SOCK_STREAM);
+  if (!http) return MakeUnexpected(http.error());
 
   std::unique_ptr<QemuGuest> g(new QemuGuest());
   g->echo_port_ = *echo;
   g->memcache_port_ = *mc;
-  g->accel_ = KvmUsable() ? "kvm" : "tcg";
+  g->accel_ = KvmUsable() && !config.force_tcg ? "kvm" : "tcg";
   g->console_path_ = config.work_dir + "/console.log";
   unlink(g->console_path_.c_str());
   std::string qemu_log = config.work_dir + "/qemu.log";
@@ -116,11 +120,16 @@ Expected<std::unique_ptr<QemuGuest>, RunError> QemuGuest::Start(const QemuConfig
                                    "-serial", "file:" + g->console_path_, "-kernel", config.image,
                                    "-append", config.append};
   if (access(kQboot, R_OK) == 0) args.insert(args.end(), {"-bios", kQboot});
-  args.insert(args.end(),
-              {"-netdev",
-               "user,id=n0,hostfwd=udp:127.0.0.1:" + std::to_string(*echo) + "-:7,hostfwd=udp:127.0.0.1:" +
-                   std::to_string(*mc) + "-:11211",
-               "-device", "virtio-net-pci,netdev=n0,disable-legacy=on,romfile="});
+  if (!config.initrd.empty()) args.insert(args.end(), {"-initrd", config.initrd});
+  std::string net = "user,id=n0,hostfwd=udp:127.0.0.1:" + std::to_string(*echo) + "-:7,hostfwd=udp:127.0.0.1:" +
+                    std::to_string(*mc) + "-:11211";
+  if (config.forward_tcp) {
+    g->tcp_echo_port_ = *tcp_echo;
+    g->http_port_ = *http;
+    net += ",hostfwd=tcp:127.0.0.1:" + std::to_string(*tcp_echo) + "-:7,hostfwd=tcp:127.0.0.1:" +
+           std::to_string(*http) + "-:80";
+  }
+  args.insert(args.end(), {"-netdev", net, "-device", "virtio-net-pci,netdev=n0,disable-legacy=on,romfile="});
   if (!config.disk.empty())
     args.insert(args.end(), {"-drive", "file=" + config.disk + ",if=none,format=raw,id=d0", "-device",
                              "virtio-blk-pci,drive=d0,disable-legacy=on"});
@@ -142,7 +151,7 @@ Expected<std::unique_ptr<QemuGuest>, RunError> QemuGuest::Start(const QemuConfig
   }
   auto deadline = t0 + std::chrono::seconds(config.ready_timeout_s);
   while (true) {
-    if (ReadFile(g->console_path_).find(kReadyMarker) != std::string::npos) break;
+    if (ReadFile(g->console_path_).find(config.ready_marker) != std::string::npos) break;
     int status;
     if (waitpid(g->pid_, &status, WNOHANG) == g->pid_) {
       g->pid_ = -1;
@@ -151,7 +160,7 @@ Expected<std::unique_ptr<QemuGuest>, RunError> QemuGuest::Start(const QemuConfig
     }
     if (std::chrono::steady_clock::now() > deadline)
       return MakeUnexpected(RunError{RunErrorCode::kNotReady, "console: " + g->Console()});
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    std::this_thread::sleep_for(std::chrono::milliseconds(config.initrd.empty() ? 2 : 100));
   }
   g->seconds_to_ready_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return g;

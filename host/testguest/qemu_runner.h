@@ -38,6 +38,12 @@ struct QemuConfig {
   std::string work_dir;      // console.log and qemu.log are written here
   int mem_mib = 64;
   int ready_timeout_s = 120; // bounded wait for the ready marker
+  // For the Linux guest (scripts/linux-guest): an initramfs, its marker, TCG
+  // (Linux does not boot on this software KVM), and TCP 7 and 80 forwarded.
+  std::string initrd;
+  std::string ready_marker = "twinstep-testguest: ready\n";
+  bool force_tcg = false;
+  bool forward_tcp = false;
 };
 
 inline constexpr std::string_view kReadyMarker = "twinstep-testguest: ready\n";
@@ -53,6 +59,8 @@ class QemuGuest {
   void Stop();  // SIGTERM, then waits; idempotent
   uint16_t echo_port() const { return echo_port_; }
   uint16_t memcache_port() const { return memcache_port_; }
+  uint16_t tcp_echo_port() const { return tcp_echo_port_; }  // forward_tcp only
+  uint16_t http_port() const { return http_port_; }          // forward_tcp only
   const std::string& accel() const { return accel_; }
   double seconds_to_ready() const { return seconds_to_ready_; }
   std::string Console() const;
@@ -60,7 +68,7 @@ class QemuGuest {
  private:
   QemuGuest() = default;
   pid_t pid_ = -1;
-  uint16_t echo_port_ = 0, memcache_port_ = 0;
+  uint16_t echo_port_ = 0, memcache_port_ = 0, tcp_echo_port_ = 0, http_port_ = 0;
   std::string accel_, console_path_;
   double seconds_to_ready_ = 0;
 };
