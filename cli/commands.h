@@ -9,5 +9,6 @@ namespace twinstep::cli {
 // Every Add*Command registers a subcommand whose callback stores the process
 // exit code in *exit_code (main() is the only place that ends the process).
 void AddBenchCommand(CLI::App& app, int* exit_code);
+void AddTuneCommand(CLI::App& app, int* exit_code);  // cli/tune/tune.cc
 
 }  // namespace twinstep::cli

@@ -14,7 +14,9 @@ std::string NodeText(int numa) { return numa < 0 ? "an unknown NUMA node" : "NUM
 std::string NicList(const Topology& t) {
   if (t.nics.empty()) return "none";
   std::string out;
-  for (const auto& n : t.nics) out += (out.empty() ? "" : ", ") + n.pci;
+  for (const auto& n : t.nics) {
+    out += (out.empty() ? "" : ", ") + n.pci + (n.management ? " (" + n.netdevs.front() + ", the default route)" : "");
+  }
   return out;
 }
 

@@ -1,0 +1,35 @@
+// Micro-benchmarks of `twinstep tune`: memory copy bandwidth (the bound on a
+// checkpoint's time) measured here, and named hooks for the comparator rate
+// and the sync-link round trip, which other parts of the product provide.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace twinstep::tune {
+
+struct BenchResult {
+  std::string name;
+  bool available = false;  // false: `detail` says why there is no figure
+  double value = 0;
+  std::string unit;
+  std::string detail;
+};
+
+// Copies `buffer_mib` MiB in 4 KiB pages (as a checkpoint copies dirty pages),
+// `rounds` times, and reports the best round in GB/s; `detail` gives the time
+// a checkpoint of `dirty_page_bound` pages would spend copying.
+BenchResult MeasureMemcpy(int64_t buffer_mib, int rounds, int64_t dirty_page_bound);
+
+// Hook: matches per second of each comparator backend built in
+// (dataplane/comparator). Until the comparator offers a benchmark entry
+// point, it reports "not available in this build".
+std::vector<BenchResult> ComparatorRateBench();
+
+// Hook: round trip and bulk bandwidth of the sync link over a loopback memif
+// pair (dataplane/). Until the dataplane offers one, it reports "not
+// available in this build".
+std::vector<BenchResult> SyncLinkBench();
+
+}  // namespace twinstep::tune
