@@ -73,6 +73,8 @@ class Supervisor {
   const SupervisorCounters& counters() const { return counters_; }
   bool peer_suspected() const { return suspected_; }
   uint64_t last_peer_heartbeat_ns() const { return peer_last_seen_ns_; }
+  // The peer's send time of its newest heartbeat (the peer's clock).
+  uint64_t last_peer_send_time_ns() const { return peer_last_send_time_ns_; }
   // The last `n` <= kLogEntries log entries, oldest first: entry(0) is the oldest kept.
   size_t log_size() const { return log_count_ < kLogEntries ? log_count_ : kLogEntries; }
   const TransitionRecord& log_entry(size_t i) const;

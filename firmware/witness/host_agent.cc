@@ -45,20 +45,20 @@ void HostAgent::Poll(uint64_t now_ns) {
     job.epoch = regs_.Read(firmware::kRegArbEpochLo) | (uint64_t{regs_.Read(firmware::kRegArbEpochHi)} << 32);
     Submit(job);
   }
+  // The lease is held from the start, so that a failover costs one etcd
+  // transaction, not a lease grant first.
+  if (now_ns >= next_keepalive_ns_ && !keepalive_inflight_.exchange(true)) {
+    next_keepalive_ns_ = now_ns + config_.keepalive_interval_ns;
+    Job job;
+    job.keepalive = true;
+    Submit(job);
+  }
   const auto role = static_cast<firmware::Role>(regs_.Read(firmware::kRegRole));
-  const bool owner = role == firmware::Role::kPrimary || role == firmware::Role::kSolo;
   const uint64_t renewed = last_renewal_ns_.load();
-  if (owner && renewed != 0) {
-    if (now_ns >= next_keepalive_ns_ && !keepalive_inflight_.exchange(true)) {
-      next_keepalive_ns_ = now_ns + config_.keepalive_interval_ns;
-      Job job;
-      job.keepalive = true;
-      Submit(job);
-    }
-    if (role == firmware::Role::kSolo && now_ns > renewed + config_.lease_deadline_ns && !lease_lost_reported_) {
-      lease_lost_reported_ = true;
-      Post(HostCommand::kLeaseExpired);
-    }
+  if (role == firmware::Role::kSolo && renewed != 0 && now_ns > renewed + config_.lease_deadline_ns &&
+      !lease_lost_reported_) {
+    lease_lost_reported_ = true;
+    Post(HostCommand::kLeaseExpired);
   }
   Deliver();
 }
