@@ -22,6 +22,7 @@ extern u64 start_info_paddr;
 void guest_main(void);
 
 static char line_mem[512];
+static int fault_requested; /* fault=ud: test hook for the exception handlers */
 
 static struct buf *line(void) {
   static struct buf b;
@@ -57,6 +58,8 @@ static void parse_cmdline(const char *s) {
       ok = parse_ip(t + 3, vl, &net_cfg.gw) == (int)vl;
     else if (opt_is(t, n, "mac=", &vl))
       ok = net_cfg.mac_from_cmdline = parse_mac(t + 4, vl, net_cfg.mac) == (int)vl;
+    else if (n == 8 && memcmp(t, "fault=ud", 8) == 0)
+      fault_requested = 1;
     else
       ok = -1;
     if (ok != 1) {
@@ -89,6 +92,10 @@ void guest_main(void) {
   buf_str(b, "'");
   console_line(b);
   parse_cmdline(cmdline);
+  if (fault_requested) {
+    console_puts(PREFIX "fault=ud: executing ud2\n");
+    __asm__ volatile("ud2");
+  }
 
   kv_init();
   b = line();

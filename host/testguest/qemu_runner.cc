@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -13,6 +14,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <chrono>
 #include <cstring>
 #include <fstream>
@@ -77,6 +79,7 @@ const char* RunErrorMessage(RunErrorCode code) {
     case RunErrorCode::kNotReady: return "the guest printed no ready marker within the wait";
     case RunErrorCode::kSocket: return "a host socket call failed";
     case RunErrorCode::kTimeout: return "the guest did not reply";
+    case RunErrorCode::kNetns: return "the network namespace or TAP device could not be set up";
   }
   return "unknown error";
 }
@@ -121,9 +124,13 @@ Expected<std::unique_ptr<QemuGuest>, RunError> QemuGuest::Start(const QemuConfig
                                    "-append", config.append};
   if (access(kQboot, R_OK) == 0) args.insert(args.end(), {"-bios", kQboot});
   if (!config.initrd.empty()) args.insert(args.end(), {"-initrd", config.initrd});
-  std::string net = "user,id=n0,hostfwd=udp:127.0.0.1:" + std::to_string(*echo) + "-:7,hostfwd=udp:127.0.0.1:" +
+  std::string net = !config.tap.empty() ? "tap,id=n0,ifname=" + config.tap + ",script=no,downscript=no,vhost=off"
+                                        : "user,id=n0,hostfwd=udp:127.0.0.1:" + std::to_string(*echo) + "-:7,hostfwd=udp:127.0.0.1:" +
                     std::to_string(*mc) + "-:11211";
-  if (config.forward_tcp) {
+  if (!config.tap.empty()) {
+    g->echo_port_ = 7;
+    g->memcache_port_ = 11211;
+  } else if (config.forward_tcp) {
     g->tcp_echo_port_ = *tcp_echo;
     g->http_port_ = *http;
     net += ",hostfwd=tcp:127.0.0.1:" + std::to_string(*tcp_echo) + "-:7,hostfwd=tcp:127.0.0.1:" +
@@ -178,25 +185,18 @@ void QemuGuest::Stop() {
 
 std::string QemuGuest::Console() const { return ReadFile(console_path_); }
 
-Expected<std::unique_ptr<UdpClient>, RunError> UdpClient::Open() {
+Expected<std::unique_ptr<UdpClient>, RunError> UdpClient::Open(const std::string& host) {
+  in_addr addr{};
+  if (inet_pton(AF_INET, host.c_str(), &addr) != 1)
+    return MakeUnexpected(RunError{RunErrorCode::kSocket, "not an IPv4 address: " + host});
   int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return MakeUnexpected(RunError{RunErrorCode::kSocket, Errno("socket")});
-  return std::unique_ptr<UdpClient>(new UdpClient(fd));
+  return std::unique_ptr<UdpClient>(new UdpClient(fd, addr.s_addr));
 }
 
 UdpClient::~UdpClient() { close(fd_); }
 
 namespace {
-
-bool SendTo(int fd, uint16_t port, std::string_view payload) {
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(port);
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  // sendto takes a sockaddr*: sockaddr_in is its IPv4 layout.
-  return sendto(fd, payload.data(), payload.size(), 0, reinterpret_cast<sockaddr*>(&a), sizeof a) ==
-         static_cast<ssize_t>(payload.size());
-}
 
 // One datagram, or nothing within timeout_ms.
 bool Receive(int fd, int timeout_ms, std::string* out) {
@@ -211,10 +211,20 @@ bool Receive(int fd, int timeout_ms, std::string* out) {
 
 }  // namespace
 
+bool UdpClient::SendTo(uint16_t port, std::string_view payload) {
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = host_;
+  // sendto takes a sockaddr*: sockaddr_in is its IPv4 layout.
+  return sendto(fd_, payload.data(), payload.size(), 0, reinterpret_cast<sockaddr*>(&a), sizeof a) ==
+         static_cast<ssize_t>(payload.size());
+}
+
 Expected<std::string, RunError> UdpClient::Exchange(uint16_t port, std::string_view payload, int timeout_ms,
                                                     int tries) {
   for (int i = 0; i < tries; i++) {
-    if (!SendTo(fd_, port, payload)) return MakeUnexpected(RunError{RunErrorCode::kSocket, Errno("sendto")});
+    if (!SendTo(port, payload)) return MakeUnexpected(RunError{RunErrorCode::kSocket, Errno("sendto")});
     std::string reply;
     if (Receive(fd_, timeout_ms, &reply)) return reply;
   }
@@ -227,7 +237,7 @@ Expected<std::string, RunError> UdpClient::Memcache(uint16_t port, std::string_v
     uint16_t id = next_request_id_++;
     std::string frame = {static_cast<char>(id >> 8), static_cast<char>(id), 0, 0, 0, 1, 0, 0};
     frame.append(text);
-    if (!SendTo(fd_, port, frame)) return MakeUnexpected(RunError{RunErrorCode::kSocket, Errno("sendto")});
+    if (!SendTo(port, frame)) return MakeUnexpected(RunError{RunErrorCode::kSocket, Errno("sendto")});
     std::map<uint16_t, std::string> parts;
     uint16_t total = 0;
     std::string d;
@@ -251,6 +261,52 @@ Expected<std::string, RunError> UdpClient::Memcache(uint16_t port, std::string_v
                                                                  std::to_string(total) + " datagrams)"});
   }
   return MakeUnexpected(RunError{RunErrorCode::kTimeout, "no memcached reply on port " + std::to_string(port)});
+}
+
+namespace {
+
+// Runs an ip(8) command line; false (with its output in *err) on failure.
+bool Ip(const std::string& args, std::string* err) {
+  std::string cmd = "ip " + args + " 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) return false;
+  char buf[512];
+  std::string out;
+  while (fgets(buf, sizeof buf, p)) out += buf;
+  int rc = pclose(p);
+  if (rc != 0) *err = cmd + ": " + out;
+  return rc == 0;
+}
+
+}  // namespace
+
+Expected<std::unique_ptr<TapNetns>, RunError> TapNetns::Create() {
+  std::unique_ptr<TapNetns> ns(new TapNetns());
+  ns->name_ = "twinstep-tg-" + std::to_string(getpid());
+  std::string err;
+  if (!Ip("netns add " + ns->name_, &err)) return MakeUnexpected(RunError{RunErrorCode::kNetns, err});
+  ns->original_ns_fd_ = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+  int fd = open(("/var/run/netns/" + ns->name_).c_str(), O_RDONLY | O_CLOEXEC);
+  if (ns->original_ns_fd_ < 0 || fd < 0 || setns(fd, CLONE_NEWNET) != 0) {
+    err = Errno("entering the namespace");
+    if (fd >= 0) close(fd);
+    return MakeUnexpected(RunError{RunErrorCode::kNetns, err});  // the destructor deletes it
+  }
+  close(fd);
+  if (!Ip("link set lo up", &err) || !Ip(std::string("tuntap add dev ") + kTap + " mode tap", &err) ||
+      !Ip(std::string("addr add ") + kHostAddress + "/24 dev " + kTap, &err) ||
+      !Ip(std::string("link set ") + kTap + " up", &err))
+    return MakeUnexpected(RunError{RunErrorCode::kNetns, err});
+  return ns;
+}
+
+TapNetns::~TapNetns() {
+  if (original_ns_fd_ >= 0) {
+    if (setns(original_ns_fd_, CLONE_NEWNET) != 0) std::perror("TapNetns: returning to the original namespace");
+    close(original_ns_fd_);
+  }
+  std::string err;
+  if (!name_.empty() && !Ip("netns del " + name_, &err)) std::fprintf(stderr, "TapNetns: %s\n", err.c_str());
 }
 
 }  // namespace twinstep::testguest

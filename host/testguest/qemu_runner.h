@@ -22,6 +22,7 @@ enum class RunErrorCode {
   kNotReady,  // no ready marker within the bounded wait
   kSocket,    // a host socket call failed
   kTimeout,   // no reply from the guest after every retry
+  kNetns,     // the network namespace or TAP device could not be set up
 };
 const char* RunErrorMessage(RunErrorCode code);
 
@@ -44,6 +45,9 @@ struct QemuConfig {
   std::string ready_marker = "twinstep-testguest: ready\n";
   bool force_tcg = false;
   bool forward_tcp = false;
+  // A TAP device (in the current network namespace) instead of user networking;
+  // the guest is then reached at its own address, ports 7 and 11211.
+  std::string tap;
 };
 
 inline constexpr std::string_view kReadyMarker = "twinstep-testguest: ready\n";
@@ -76,7 +80,8 @@ class QemuGuest {
 // One UDP socket on 127.0.0.1 for requests to the guest's forwarded ports.
 class UdpClient {
  public:
-  static Expected<std::unique_ptr<UdpClient>, RunError> Open();
+  // host: the address requests go to (127.0.0.1 for user networking's forwards).
+  static Expected<std::unique_ptr<UdpClient>, RunError> Open(const std::string& host = "127.0.0.1");
   ~UdpClient();
   UdpClient(const UdpClient&) = delete;
   UdpClient& operator=(const UdpClient&) = delete;
@@ -89,9 +94,31 @@ class UdpClient {
                                            int tries = 3);
 
  private:
-  explicit UdpClient(int fd) : fd_(fd) {}
+  UdpClient(int fd, uint32_t host) : fd_(fd), host_(host) {}
+  bool SendTo(uint16_t port, std::string_view payload);
   int fd_;
+  uint32_t host_;  // network byte order
   uint16_t next_request_id_ = 1;
+};
+
+// A network namespace with a TAP device, entered by the whole process for its
+// lifetime (QEMU and sockets started meanwhile live in it); the destructor
+// returns to the original namespace and deletes the namespace with the TAP.
+class TapNetns {
+ public:
+  static constexpr const char* kTap = "tstap0";
+  static constexpr const char* kHostAddress = "10.77.0.1";   // on the TAP, /24
+  static constexpr const char* kGuestAddress = "10.77.0.2";
+  static Expected<std::unique_ptr<TapNetns>, RunError> Create();
+  ~TapNetns();
+  TapNetns(const TapNetns&) = delete;
+  TapNetns& operator=(const TapNetns&) = delete;
+  const std::string& name() const { return name_; }
+
+ private:
+  TapNetns() = default;
+  std::string name_;
+  int original_ns_fd_ = -1;
 };
 
 // True when qemu-system-x86_64 is on PATH; the reason otherwise.

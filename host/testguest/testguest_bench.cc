@@ -1,6 +1,8 @@
 // Measures the test guest under Debian's QEMU: seconds from starting QEMU to
 // the ready marker, and UDP round trips (echo and memcached get) p50/p99 with
-// the guest's virtio notifications per request. Usage: testguest_bench [boots] [requests]
+// the guest's virtio notifications per request, through QEMU user networking or
+// (mode "tap", root) a TAP device in a private network namespace.
+// Usage: testguest_bench [boots] [requests] [user|tap]
 #include <unistd.h>
 
 #include <algorithm>
@@ -15,6 +17,7 @@
 
 using twinstep::testguest::QemuConfig;
 using twinstep::testguest::QemuGuest;
+using twinstep::testguest::TapNetns;
 using twinstep::testguest::UdpClient;
 
 namespace {
@@ -39,8 +42,20 @@ int main(int argc, char** argv) {
     std::perror("mkdtemp");
     return 1;
   }
+  bool tap = argc > 3 && std::string(argv[3]) == "tap";
   QemuConfig config;
   config.work_dir = tmpl;
+  std::unique_ptr<TapNetns> ns;
+  if (tap) {
+    auto n = TapNetns::Create();
+    if (!n) {
+      std::fprintf(stderr, "testguest_bench: %s\n", n.error().ToString().c_str());
+      return 1;
+    }
+    ns = std::move(*n);
+    config.tap = TapNetns::kTap;
+    config.append = std::string("ip=") + TapNetns::kGuestAddress + " gw=" + TapNetns::kHostAddress;
+  }
   std::vector<double> boot_s;
   std::unique_ptr<QemuGuest> guest;
   for (int i = 0; i < boots; i++) {
@@ -53,10 +68,10 @@ int main(int argc, char** argv) {
     guest = std::move(*g);
     if (i + 1 < boots) guest->Stop();
   }
-  std::printf("accel=%s boots=%d start-to-ready ms: min %.1f p50 %.1f max %.1f\n", guest->accel().c_str(), boots,
+  std::printf("net=%s accel=%s boots=%d start-to-ready ms: min %.1f p50 %.1f max %.1f\n", tap ? "tap" : "user", guest->accel().c_str(), boots,
               1e3 * Percentile(boot_s, 0), 1e3 * Percentile(boot_s, 0.5), 1e3 * Percentile(boot_s, 1.0));
 
-  auto client = UdpClient::Open();
+  auto client = UdpClient::Open(tap ? TapNetns::kGuestAddress : "127.0.0.1");
   if (!client) return 1;
   auto& c = **client;
   if (!c.Memcache(guest->memcache_port(), "set bench 0 0 32\r\n01234567890123456789012345678901\r\n")) return 1;
@@ -64,6 +79,7 @@ int main(int argc, char** argv) {
   for (const char* kind : {"udp-echo", "memcached-get"}) {
     std::vector<double> rtt_us;
     int lost = 0;
+    auto start = std::chrono::steady_clock::now();
     for (int i = 0; i < requests; i++) {
       auto t0 = std::chrono::steady_clock::now();
       bool ok = std::string(kind) == "udp-echo"
@@ -76,9 +92,11 @@ int main(int argc, char** argv) {
       }
       rtt_us.push_back(std::chrono::duration<double, std::micro>(t1 - t0).count());
     }
+    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     if (rtt_us.empty()) return 1;
-    std::printf("%s requests=%d lost=%d rtt us: p50 %.1f p99 %.1f\n", kind, requests, lost, Percentile(rtt_us, 0.5),
-                Percentile(rtt_us, 0.99));
+    std::printf("%s requests=%d lost=%d rtt us: p50 %.1f p99 %.1f; one client, closed loop: %.0f requests/s\n", kind,
+                requests, lost, Percentile(rtt_us, 0.5), Percentile(rtt_us, 0.99),
+                static_cast<double>(rtt_us.size()) / secs);
   }
   auto after = c.Memcache(guest->memcache_port(), "stats\r\n");
   if (before && after) {
@@ -87,6 +105,7 @@ int main(int argc, char** argv) {
                 static_cast<double>(n) / (2.0 * requests));
   }
   guest->Stop();
+  ns.reset();
   std::filesystem::remove_all(tmpl);
   return 0;
 }

@@ -81,6 +81,20 @@ TEST_F(TestGuestQemu, BootsAndReportsItsConfiguration) {
   EXPECT_EQ(*r, "still alive");
 }
 
+TEST_F(TestGuestQemu, ExceptionHandlerReportsVectorAndRip) {
+  QemuConfig c;
+  c.work_dir = dir_;
+  c.append = "fault=ud";
+  c.ready_marker = " halted\n";
+  auto g = QemuGuest::Start(c);
+  ASSERT_TRUE(g) << g.error().ToString();
+  std::string con = (*g)->Console();
+  // #UD (vector 6) raised in ring 3 (cs 0x23), at an address inside the image.
+  EXPECT_NE(con.find("exception vector=6 error=0x0000 rip=0x00000000001"), std::string::npos) << con;
+  EXPECT_NE(con.find(" cs=0x23 "), std::string::npos) << con;
+  EXPECT_EQ(con.find(kReadyMarker), std::string::npos) << con;
+}
+
 TEST_F(TestGuestQemu, UdpEchoReturnsEveryPayload) {
   auto g = Boot();
   ASSERT_TRUE(g);
@@ -205,6 +219,55 @@ TEST_F(TestGuestQemu, SameInputsGiveSameOutputs) {
   }
   EXPECT_EQ(runs[0], runs[1]);
   EXPECT_EQ(consoles[0], consoles[1]);
+}
+
+TEST_F(TestGuestQemu, ServesThroughTapWithArpAndPing) {
+  if (geteuid() != 0) GTEST_SKIP() << "a network namespace and a TAP device need root";
+  if (access("/dev/net/tun", R_OK | W_OK) != 0) GTEST_SKIP() << "/dev/net/tun is missing";
+  std::string ns_name;
+  {
+    auto ns = TapNetns::Create();
+    ASSERT_TRUE(ns) << ns.error().ToString();
+    ns_name = (*ns)->name();
+    QemuConfig c;
+    c.work_dir = dir_;
+    c.tap = TapNetns::kTap;
+    c.append = std::string("ip=") + TapNetns::kGuestAddress + " mask=255.255.255.0 gw=" + TapNetns::kHostAddress;
+    auto g = QemuGuest::Start(c);
+    ASSERT_TRUE(g) << g.error().ToString();
+    auto client = UdpClient::Open(TapNetns::kGuestAddress);
+    ASSERT_TRUE(client);
+    // The host kernel resolves the guest by ARP first: the guest answers it.
+    auto r = (*client)->Exchange(7, "through the tap", 2000, 3);
+    ASSERT_TRUE(r) << r.error().ToString();
+    EXPECT_EQ(*r, "through the tap");
+    std::string ping = std::string("ping -c 2 -W 2 ") + TapNetns::kGuestAddress + " >/dev/null 2>&1 || busybox ping -c 2 -W 2 " +
+                       TapNetns::kGuestAddress + " >/dev/null 2>&1";
+    EXPECT_EQ(system(ping.c_str()), 0) << "no ICMP echo reply";
+    auto m = (*client)->Memcache(11211, "set t 0 0 3\r\ntap\r\nget t\r\n");
+    ASSERT_TRUE(m) << m.error().ToString();
+    EXPECT_EQ(*m, "STORED\r\nVALUE t 0 3\r\ntap\r\nEND\r\n");
+    if (system("command -v memccp >/dev/null 2>&1") == 0) {
+      std::string file = dir_ + "/viatap";
+      std::ofstream(file) << "memccp via tap";
+      EXPECT_EQ(system(("memccp --udp --servers=" + std::string(TapNetns::kGuestAddress) + ":11211 " + file).c_str()), 0);
+      std::string got;
+      for (int i = 0; i < 20 && got.find("VALUE") == std::string::npos; i++) {
+        auto v = (*client)->Memcache(11211, "get viatap\r\n");
+        got = v ? *v : "";
+        if (got.find("VALUE") == std::string::npos) usleep(100 * 1000);
+      }
+      EXPECT_EQ(got, "VALUE viatap 0 14\r\nmemccp via tap\r\nEND\r\n");
+    }
+  }
+  // The namespace and its TAP device are gone with the test.
+  std::string list;
+  FILE* p = popen("ip netns list", "r");
+  ASSERT_NE(p, nullptr);
+  char buf[256];
+  while (fgets(buf, sizeof buf, p)) list += buf;
+  pclose(p);
+  EXPECT_EQ(list.find(ns_name), std::string::npos) << list;
 }
 
 }  // namespace
