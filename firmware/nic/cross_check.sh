@@ -17,7 +17,7 @@ flags=(-std=c++20 -Os -ffreestanding -fno-exceptions -fno-rtti -fno-threadsafe-s
        -ffunction-sections -fdata-sections -DTWINSTEP_FREESTANDING
        -Wall -Wextra -Werror -Wno-missing-field-initializers -I"$src")
 objs=()
-for f in firmware/role.cc firmware/supervisor.cc common/wire.cc common/crc.cc firmware/nic/nic_main.cc; do
+for f in firmware/role.cc firmware/supervisor.cc firmware/trace.cc common/wire.cc common/crc.cc firmware/nic/nic_main.cc; do
   o="$out/$(basename "${f%.cc}").o"
   "$cxx" "${flags[@]}" -c "$src/$f" -o "$o"
   objs+=("$o")
