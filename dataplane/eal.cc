@@ -1,0 +1,190 @@
+// EAL set-up with plain errors (see eal.h).
+#include "dataplane/eal.h"
+
+#include <fcntl.h>
+#include <sched.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <set>
+
+#include <rte_dev.h>
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_ethdev.h>
+#include <rte_lcore.h>
+#include <rte_mbuf.h>
+
+namespace twinstep::dataplane {
+namespace {
+
+std::atomic<bool> g_eal_done{false};
+::rte_mempool* g_pool = nullptr;
+constexpr unsigned kPoolMbufs = 16383;
+constexpr unsigned kPoolCache = 256;
+
+Unexpected<EalError> Fail(EalErrc code, std::string detail) { return MakeUnexpected(EalError{code, std::move(detail)}); }
+
+std::string JoinLcores(const EalConfig& c) {
+  std::string s = std::to_string(c.main_lcore);
+  for (int l : c.lcores) s += "," + std::to_string(l);
+  return s;
+}
+
+}  // namespace
+
+const char* EalErrcMessage(EalErrc e) {
+  switch (e) {
+    case EalErrc::kAlreadyInitialized: return "the DPDK EAL is already initialized in this process (one per process)";
+    case EalErrc::kTooFewLcores: return "too few lcores for the dataplane's poll loops";
+    case EalErrc::kLcoreUnavailable: return "an lcore is not a CPU this process may run on";
+    case EalErrc::kFilePrefixInUse: return "the DPDK file prefix is in use by another running process";
+    case EalErrc::kInitFailed: return "rte_eal_init failed";
+    case EalErrc::kPortMissing: return "dataplane port not found";
+    case EalErrc::kBadPortArgs: return "the poll-mode driver refused the port (bad driver name or argument)";
+    case EalErrc::kPortSetup: return "port configuration failed";
+    case EalErrc::kNoMemory: return "cannot allocate DPDK memory";
+    case EalErrc::kBadConfig: return "bad dataplane configuration";
+  }
+  return "unknown EAL error";
+}
+
+std::string EalError::Message() const {
+  return detail.empty() ? EalErrcMessage(code) : std::string(EalErrcMessage(code)) + ": " + detail;
+}
+
+std::string RuntimeDir(const std::string& prefix) {
+  // DPDK: /var/run/dpdk/<prefix> for root, $XDG_RUNTIME_DIR/dpdk/<prefix> (or /tmp) otherwise.
+  if (getuid() == 0) return "/var/run/dpdk/" + prefix;
+  const char* xdg = getenv("XDG_RUNTIME_DIR");
+  return std::string(xdg ? xdg : "/tmp") + "/dpdk/" + prefix;
+}
+
+std::vector<std::string> BuildEalArgs(const EalConfig& c) {
+  std::vector<std::string> a = {"twinstep", "-l", JoinLcores(c), "--main-lcore", std::to_string(c.main_lcore),
+                                "--file-prefix", c.file_prefix, "--log-level", c.log_level, "--no-telemetry"};
+  if (c.mode == EalMode::kSimulation) {
+    a.insert(a.end(), {"--no-huge", "-m", std::to_string(c.memory_mib), "--no-pci"});
+  } else if (c.hugepages_mib > 0) {
+    // --socket-mem lists every NUMA node up to ours.
+    std::string mem;
+    for (int n = 0; n <= std::max(c.numa_node, 0); ++n) {
+      mem += (n ? "," : "") + std::to_string(n == std::max(c.numa_node, 0) ? c.hugepages_mib : 0);
+    }
+    a.insert(a.end(), {"--socket-mem", mem});
+  }
+  a.insert(a.end(), c.extra_args.begin(), c.extra_args.end());
+  return a;
+}
+
+Expected<void, EalError> CheckLcores(const EalConfig& c) {
+  const int have = 1 + static_cast<int>(c.lcores.size());
+  if (have < c.required_lcores) {
+    return Fail(EalErrc::kTooFewLcores, "need " + std::to_string(c.required_lcores) + ", configured " +
+                                            std::to_string(have) + " (" + JoinLcores(c) +
+                                            "); add lcores to dataplane.lcores or use poll_mode = \"adaptive\"");
+  }
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) != 0) return {};
+  std::set<int> seen;
+  std::vector<int> all = c.lcores;
+  all.insert(all.begin(), c.main_lcore);
+  for (int l : all) {
+    if (l < 0 || l >= CPU_SETSIZE || !CPU_ISSET(l, &set)) {
+      return Fail(EalErrc::kLcoreUnavailable,
+                  "lcore " + std::to_string(l) + " (this process may use " + std::to_string(CPU_COUNT(&set)) + " CPUs)");
+    }
+    if (!seen.insert(l).second) return Fail(EalErrc::kBadConfig, "lcore " + std::to_string(l) + " listed twice");
+  }
+  return {};
+}
+
+Expected<void, EalError> CheckFilePrefix(const std::string& prefix) {
+  if (prefix.empty() || prefix.find('/') != std::string::npos) {
+    return Fail(EalErrc::kBadConfig, "file prefix '" + prefix + "' must be a non-empty name without '/'");
+  }
+  const std::string path = RuntimeDir(prefix) + "/config";
+  const int fd = open(path.c_str(), O_RDONLY);
+  if (fd < 0) return {};  // never used, or cleaned up
+  // DPDK's primary process holds a write lock on its config file while it runs.
+  struct flock lk = {};
+  lk.l_type = F_WRLCK;
+  lk.l_whence = SEEK_SET;
+  const int rc = fcntl(fd, F_GETLK, &lk);
+  close(fd);
+  if (rc == 0 && lk.l_type != F_UNLCK) {
+    return Fail(EalErrc::kFilePrefixInUse, "'" + prefix + "' is held by process " + std::to_string(lk.l_pid) +
+                                               " (" + path + "); give each node its own dataplane.file_prefix");
+  }
+  return {};
+}
+
+bool EalInitialized() { return g_eal_done.load(); }
+::rte_mempool* MbufPool() { return g_pool; }
+
+Expected<void, EalError> InitEal(const EalConfig& c) {
+  if (g_eal_done.exchange(true)) return Fail(EalErrc::kAlreadyInitialized, "");
+  auto fail = [](Unexpected<EalError> e) {
+    g_eal_done = false;
+    return e;
+  };
+  if (auto r = CheckLcores(c); !r) return fail(MakeUnexpected(r.error()));
+  if (auto r = CheckFilePrefix(c.file_prefix); !r) return fail(MakeUnexpected(r.error()));
+  std::vector<std::string> args = BuildEalArgs(c);
+  std::vector<char*> argv;
+  for (auto& s : args) argv.push_back(s.data());
+  argv.push_back(nullptr);
+  if (rte_eal_init(static_cast<int>(args.size()), argv.data()) < 0) {
+    // A failed rte_eal_init cannot be retried in this process.
+    return Fail(EalErrc::kInitFailed, std::string(rte_strerror(rte_errno)) + " (EAL arguments were: " + [&] {
+                                        std::string s;
+                                        for (size_t i = 1; i < args.size(); ++i) s += (i > 1 ? " " : "") + args[i];
+                                        return s;
+                                      }() + ")");
+  }
+  g_pool = rte_pktmbuf_pool_create("twinstep_mbufs", kPoolMbufs, kPoolCache, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
+                                   static_cast<int>(rte_socket_id()));
+  if (!g_pool) return Fail(EalErrc::kNoMemory, "mbuf pool of " + std::to_string(kPoolMbufs) + " buffers: " + rte_strerror(rte_errno));
+  return {};
+}
+
+Expected<uint16_t, EalError> ProbePort(const PortSpec& spec, EalMode mode) {
+  const std::string what = spec.role + " port '" + spec.device + (spec.args.empty() ? "" : "," + spec.args) + "'";
+  if (spec.device.empty()) return Fail(EalErrc::kPortMissing, spec.role + " port: no device configured");
+  const bool pci = spec.device.find(':') != std::string::npos;
+  if (pci) {
+    if (mode == EalMode::kSimulation) {
+      return Fail(EalErrc::kBadConfig, what + ": a PCI address in simulation mode (EAL runs with --no-pci)");
+    }
+    if (!std::filesystem::exists("/sys/bus/pci/devices/" + spec.device)) {
+      return Fail(EalErrc::kPortMissing, what + ": no such PCI device in /sys/bus/pci/devices");
+    }
+  } else if (spec.device.rfind("net_", 0) != 0) {
+    return Fail(EalErrc::kPortMissing, what + ": a virtual device name starts with net_ (net_memif0, net_af_packet0)");
+  }
+  uint16_t port = 0;
+  if (rte_eth_dev_get_port_by_name(spec.device.c_str(), &port) != 0) {
+    const std::string devargs = spec.args.empty() ? spec.device : spec.device + "," + spec.args;
+    const int rc = rte_dev_probe(devargs.c_str());
+    if (rc < 0) return Fail(EalErrc::kBadPortArgs, what + ": " + rte_strerror(-rc));
+    if (rte_eth_dev_get_port_by_name(spec.device.c_str(), &port) != 0) {
+      // PCI devices are named by DPDK in its own form; fall back to the first match.
+      bool found = false;
+      uint16_t p = 0;
+      RTE_ETH_FOREACH_DEV(p) {
+        char name[RTE_ETH_NAME_MAX_LEN];
+        if (rte_eth_dev_get_name_by_port(p, name) == 0 && spec.device == name) {
+          port = p;
+          found = true;
+        }
+      }
+      if (!found) return Fail(EalErrc::kPortMissing, what + ": probed, but no ethdev port appeared (not bound to DPDK?)");
+    }
+  }
+  return port;
+}
+
+}  // namespace twinstep::dataplane

@@ -1,0 +1,70 @@
+// DPDK port set-up (see eth_port.h).
+#include "dataplane/eth_port.h"
+
+#include <time.h>
+
+#include <string>
+
+namespace twinstep::dataplane {
+
+uint64_t NowNs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+Expected<std::unique_ptr<EthPort>, EalError> EthPort::Open(const PortSpec& spec, EalMode mode,
+                                                          const EthPortOptions& options) {
+  if (!MbufPool()) return MakeUnexpected(EalError{EalErrc::kBadConfig, "InitEal must run before ports open"});
+  auto id = ProbePort(spec, mode);
+  if (!id) return MakeUnexpected(id.error());
+  std::unique_ptr<EthPort> p(new EthPort(*id, spec));
+  auto fail = [&](const char* step, int rc) {
+    return MakeUnexpected(EalError{EalErrc::kPortSetup, spec.role + " port '" + spec.device + "': " + step + ": " +
+                                                            rte_strerror(rc < 0 ? -rc : rc)});
+  };
+  rte_eth_dev_info info{};
+  if (int rc = rte_eth_dev_info_get(*id, &info); rc != 0) return fail("device info", rc);
+  rte_eth_conf conf{};
+  if (int rc = rte_eth_dev_configure(*id, 1, 1, &conf); rc != 0) return fail("configure", rc);
+  uint16_t rx_desc = options.rx_desc, tx_desc = options.tx_desc;
+  if (int rc = rte_eth_dev_adjust_nb_rx_tx_desc(*id, &rx_desc, &tx_desc); rc != 0) return fail("descriptors", rc);
+  const int socket = rte_eth_dev_socket_id(*id);
+  const unsigned sock = socket < 0 ? 0 : static_cast<unsigned>(socket);
+  if (int rc = rte_eth_rx_queue_setup(*id, 0, rx_desc, sock, nullptr, MbufPool()); rc != 0) return fail("RX queue", rc);
+  if (int rc = rte_eth_tx_queue_setup(*id, 0, tx_desc, sock, nullptr); rc != 0) return fail("TX queue", rc);
+  // A memif client cannot start before its server's socket exists: retry a while.
+  const uint64_t give_up_ns = NowNs() + static_cast<uint64_t>(options.start_retry_ms) * 1'000'000ull;
+  for (;;) {
+    const int rc = rte_eth_dev_start(*id);
+    if (rc == 0) break;
+    if (NowNs() > give_up_ns) return fail("start", rc);
+    timespec ts{0, 20'000'000};
+    nanosleep(&ts, nullptr);
+  }
+  if (options.promiscuous) (void)rte_eth_promiscuous_enable(*id);  // not every PMD has it
+  (void)rte_eth_macaddr_get(*id, &p->mac_);
+  return p;
+}
+
+EthPort::~EthPort() {
+  rte_eth_dev_stop(port_);
+  rte_eth_dev_close(port_);
+}
+
+bool EthPort::LinkUp() const {
+  rte_eth_link link{};
+  return rte_eth_link_get_nowait(port_, &link) == 0 && link.link_status == RTE_ETH_LINK_UP;
+}
+
+bool EthPort::WaitLinkUp(int timeout_ms) const {
+  const uint64_t end = NowNs() + static_cast<uint64_t>(timeout_ms) * 1'000'000ull;
+  while (!LinkUp()) {
+    if (NowNs() > end) return false;
+    timespec ts{0, 1'000'000};
+    nanosleep(&ts, nullptr);
+  }
+  return true;
+}
+
+}  // namespace twinstep::dataplane

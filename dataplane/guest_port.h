@@ -1,0 +1,47 @@
+// The guest port: the packet path between the dataplane's poll loop and the
+// VMM's virtio-net device, as two single-producer single-consumer lock-free
+// queues of mbuf pointers (Boost.Lockfree). The dataplane thread owns one end
+// of each queue and the VMM's device thread the other; nothing locks. A full
+// queue pushes back (the producer keeps its packets) instead of dropping.
+// Independent of host/: the VMM adapts it to its NetBackend interface.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include <boost/lockfree/spsc_queue.hpp>
+#include <rte_mbuf.h>
+
+namespace twinstep::dataplane {
+
+class GuestPort {
+ public:
+  explicit GuestPort(size_t depth = 1024) : to_guest_(depth), from_guest_(depth), pool_(nullptr) {}
+  explicit GuestPort(rte_mempool* pool, size_t depth = 1024) : to_guest_(depth), from_guest_(depth), pool_(pool) {}
+
+  // --- dataplane side (the poll loop) ---
+  size_t ToGuestRoom() const { return to_guest_.write_available(); }
+  // EnqueueBurst: returns how many went in; the caller keeps the rest.
+  size_t PushToGuest(rte_mbuf* const* pkts, size_t n) { return to_guest_.push(pkts, n); }
+  size_t PopFromGuest(rte_mbuf** pkts, size_t n) { return from_guest_.pop(pkts, n); }
+  size_t FromGuestPending() const { return from_guest_.read_available(); }
+
+  // --- guest side (the VMM's device thread) ---
+  // Packets for the guest's receive queue.
+  size_t GuestReceive(rte_mbuf** pkts, size_t n) { return to_guest_.pop(pkts, n); }
+  size_t GuestReceivePending() const { return to_guest_.read_available(); }
+  // Packets the guest transmitted; returns how many were taken (back-pressure).
+  size_t GuestTransmit(rte_mbuf* const* pkts, size_t n) { return from_guest_.push(pkts, n); }
+  size_t GuestTransmitRoom() const { return from_guest_.write_available(); }
+  // The pool the guest side allocates its transmit mbufs from (thread-safe).
+  rte_mempool* pool() const { return pool_; }
+
+ private:
+  // Producer and consumer indices of each queue live on their own cache lines
+  // inside boost::lockfree::spsc_queue.
+  boost::lockfree::spsc_queue<rte_mbuf*> to_guest_;
+  boost::lockfree::spsc_queue<rte_mbuf*> from_guest_;
+  rte_mempool* pool_;
+};
+
+}  // namespace twinstep::dataplane

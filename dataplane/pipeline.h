@@ -1,0 +1,190 @@
+// The node's poll-mode pipeline (docs/dataplane.md), one object per node with
+// a role that can change at run time:
+//   primary:   client RX -> input stamp -> guest port + mirrored-input record on
+//              the sync link; guest TX -> digest -> comparator (held); sync RX ->
+//              the secondary's digest records -> comparator; verdicts -> client
+//              TX, or a divergence event to the replication controller.
+//   secondary: mirrored inputs -> guest port in input order (TCP acks
+//              translated); guest TX -> digest records -> sync TX; never client TX.
+//   solo:      client RX -> guest; guest TX -> client TX at once.
+// PollOnce runs one round of every loop; Run polls until stopped with adaptive
+// idle back-off. Nothing in PollOnce allocates, locks or makes a system call.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include <boost/lockfree/spsc_queue.hpp>
+
+#include "common/digest.h"
+#include "dataplane/comparator/comparator.h"
+#include "dataplane/comparator/conformance.h"
+#include "dataplane/core/idle_backoff.h"
+#include "dataplane/core/sync_link.h"
+#include "dataplane/core/tcp_translate.h"
+#include "dataplane/eth_port.h"
+#include "dataplane/guest_port.h"
+#include "dataplane/sync_port.h"
+
+namespace twinstep::dataplane {
+
+enum class Role : uint8_t { kSolo = 1, kPrimary, kSecondary };
+const char* RoleName(Role r);
+
+// A divergence found by the primary's comparator (mismatch, missing
+// counterpart or a memory bound), with both digests where both exist.
+struct DivergenceEvent {
+  compare::VerdictKind kind = compare::VerdictKind::kMismatch;
+  uint64_t flow = 0;
+  uint64_t out_seq = 0;
+  uint32_t length = 0;
+  uint64_t primary_digest = 0;
+  uint64_t secondary_digest = 0;
+  uint64_t epoch = 0;
+  uint64_t now_ns = 0;
+};
+
+// Implemented by the replication controller (the lockstep issue). Called on
+// the poll thread; must not block.
+class ReplicationEvents {
+ public:
+  virtual ~ReplicationEvents() = default;
+  virtual void OnDivergence(const DivergenceEvent& event) = 0;
+  // Records for the controller: heartbeats, checkpoint begin/chunk/end, control.
+  virtual void OnPeerRecord(const wire::Record& record, uint64_t epoch, uint64_t now_ns) = 0;
+};
+
+// Optional tracing hooks (tests, `twinstep status`); called on the poll thread.
+class PipelineObserver {
+ public:
+  virtual ~PipelineObserver() = default;
+  // Primary: a client packet was stamped; secondary: a mirrored input entered the guest.
+  virtual void OnInput(uint64_t input_seq, const rte_mbuf* m) { (void)input_seq, (void)m; }
+  // Primary: every comparator verdict, with the held packet when there is one.
+  virtual void OnVerdict(const compare::Verdict& v, const rte_mbuf* m) { (void)v, (void)m; }
+};
+
+struct PipelineConfig {
+  Role role = Role::kSolo;
+  uint32_t node_id = 0;
+  uint16_t burst = 32;
+  uint16_t guest_nic = 0;                        // MirroredInput.port
+  SyncLinkConfig sync;                           // local_mac is taken from the sync port
+  uint8_t sync_peer_mac[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+  compare::ComparatorConfig comparator;
+  uint64_t advance_interval_ns = 50'000;         // how often compare timeouts are checked
+  uint64_t heartbeat_interval_ns = 0;            // 0: the controller sends heartbeats itself
+  IdleBackoffConfig idle;
+  uint32_t tcp_connections = 16384;
+};
+
+struct PipelineStats {
+  uint64_t client_rx = 0;
+  uint64_t inputs_stamped = 0;        // primary
+  uint64_t inputs_to_guest = 0;
+  uint64_t inputs_too_large = 0;      // client packets too big to mirror (dropped)
+  uint64_t mirrored_delivered = 0;    // secondary
+  uint64_t input_seq_gaps = 0;        // secondary: mirrored input out of sequence (must stay 0)
+  uint64_t guest_tx = 0;
+  uint64_t released = 0;              // primary: verdict release
+  uint64_t client_tx = 0;
+  uint64_t client_tx_dropped = 0;
+  uint64_t digests_sent = 0;          // secondary
+  uint64_t records_received = 0;      // primary: digest records from the peer
+  uint64_t divergences = 0;
+  uint64_t overflow_drops = 0;        // outputs the comparator could not hold
+  uint64_t secondary_client_rx_dropped = 0;
+  uint64_t mbuf_alloc_failures = 0;
+  uint64_t guest_backpressure = 0;    // polls that left client or sync input waiting for guest room
+  uint64_t idle_sleeps = 0;
+};
+
+class Pipeline final : public compare::VerdictSink, public RecordSink {
+ public:
+  // `sync` may be null (solo without a peer port). `comparator` null: software.
+  Pipeline(const PipelineConfig& config, EthPort* client, EthPort* sync, GuestPort* guest, ReplicationEvents* events,
+           const compare::ComparatorFactory& comparator = nullptr);
+  ~Pipeline() override;
+
+  // One round of every loop; returns the work done (packets and records).
+  size_t PollOnce(uint64_t now_ns);
+  // Polls until `stop`, sleeping by the adaptive back-off when idle.
+  void Run(const std::atomic<bool>& stop);
+
+  // --- control: on the poll thread, or from one other thread through Post*. ---
+  void SetRole(Role role, uint64_t now_ns);
+  void SetEpoch(uint64_t epoch) { link_->set_epoch(epoch); }
+  // After a checkpoint: held outputs are released, the secondary's TCP offsets reset.
+  void CheckpointDone(uint64_t now_ns);
+  void PostRole(Role role) { commands_.push(Command{Command::kRole, role, 0}); }
+  void PostEpoch(uint64_t epoch) { commands_.push(Command{Command::kEpoch, Role::kSolo, epoch}); }
+  void PostCheckpointDone() { commands_.push(Command{Command::kCheckpointDone, Role::kSolo, 0}); }
+
+  Role role() const { return role_; }
+  SyncLink& sync_link() { return *link_; }
+  SyncPortTx* sync_tx() { return sync_tx_.get(); }
+  compare::Comparator& comparator() { return *comparator_; }
+  TcpTranslator& tcp() { return tcp_; }
+  const PipelineStats& stats() const { return stats_; }
+  void set_observer(PipelineObserver* o) { observer_ = o; }
+  // Flushes the sync link and the client TX queue (tests, shutdown).
+  void Flush(uint64_t now_ns);
+
+  // compare::VerdictSink
+  void OnVerdict(const compare::Verdict& v) override;
+  // RecordSink (the sync link's in-order delivery)
+  void OnRecord(const wire::Record& record, uint64_t epoch, uint64_t now_ns) override;
+
+ private:
+  struct Command {
+    enum Kind : uint8_t { kRole, kEpoch, kCheckpointDone } kind;
+    Role role;
+    uint64_t epoch;
+  };
+  size_t PollClient(uint64_t now_ns);
+  size_t PollGuestTx(uint64_t now_ns);
+  size_t PollSync(uint64_t now_ns);
+  void Timers(uint64_t now_ns);
+  void QueueClientTx(rte_mbuf* m);
+  size_t FlushClientTx();
+  void DeliverToGuest(const wire::MirroredInput& in, uint64_t now_ns);
+  bool SendDigest(const wire::OutputDigest& d, uint64_t now_ns);
+
+  PipelineConfig config_;
+  Role role_;
+  EthPort* client_;
+  EthPort* sync_;
+  GuestPort* guest_;
+  ReplicationEvents* events_;
+  PipelineObserver* observer_ = nullptr;
+  std::unique_ptr<SyncPortTx> sync_tx_;
+  std::unique_ptr<SyncLink> link_;
+  std::unique_ptr<compare::Comparator> comparator_;
+  std::vector<digest::Digester::Slot> digester_slots_;
+  digest::Digester digester_;  // the secondary's
+  TcpTranslator tcp_;
+  IdleBackoff backoff_;
+
+  uint64_t next_input_seq_ = 0;      // primary: the next stamp
+  uint64_t expect_input_seq_ = 0;    // secondary: the next mirrored input
+  uint64_t now_ns_ = 0;              // this poll's time
+  uint64_t last_advance_ns_ = 0;
+  uint64_t last_heartbeat_ns_ = 0;
+
+  // Primary: held outputs by comparator handle.
+  std::vector<rte_mbuf*> held_;
+  std::vector<uint32_t> held_free_;
+  // Client TX queue (a ring): released outputs waiting for the port.
+  std::vector<rte_mbuf*> tx_ring_;
+  size_t tx_head_ = 0, tx_count_ = 0;
+  // Secondary: digests the sync link's window could not take yet.
+  std::vector<wire::OutputDigest> pending_digests_;
+  size_t pending_head_ = 0;
+
+  boost::lockfree::spsc_queue<Command> commands_{64};
+  PipelineStats stats_;
+};
+
+}  // namespace twinstep::dataplane
