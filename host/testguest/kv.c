@@ -32,6 +32,8 @@ void kv_init(void) {
 
 u64 kv_count(void) { return count; }
 
+const struct kv_item *kv_slot(u32 i) { return i < kKvSlots && table[i].used ? &table[i] : NULL; }
+
 const struct kv_item *kv_get(const char *key, size_t klen) {
   long i = find(key, klen);
   return i < 0 ? NULL : &table[i];
@@ -325,5 +327,7 @@ static void cmd_stats(struct buf *out) {
   stat_line(out, "virtio_notifies", net_stats.notifies);
   stat_line(out, "log_records", persist_records());
   stat_line(out, "log_sectors_used", persist_sectors_used());
+  stat_line(out, "log_generation", persist_generation());
+  stat_line(out, "log_compactions", persist_compactions());
   buf_str(out, "END\r\n");
 }

@@ -27,5 +27,7 @@ int kv_put(const struct kv_item *item); /* 0 on success, -1 when full */
 int kv_delete(const char *key, size_t klen);
 void kv_flush(void);
 u64 kv_count(void);
+/* Slot i (0..kKvSlots-1) if it holds an item, else NULL: for the log compaction. */
+const struct kv_item *kv_slot(u32 i);
 
 #endif

@@ -183,6 +183,7 @@ static void udp_send(const u8 *f, const u8 *udp, const void *pre, size_t pre_len
 
 static void handle_memcache(const u8 *f, const u8 *udp, const u8 *p, size_t n) {
   if (n < kMemcacheFrameHdr) return;
+  net_stats.memcache++;
   u8 hdr[kMemcacheFrameHdr];
   memcpy(hdr, p, 2); /* request id */
   struct buf out;
@@ -206,7 +207,6 @@ static void handle_memcache(const u8 *f, const u8 *udp, const u8 *p, size_t n) {
     size_t len = out.len - off < chunk ? out.len - off : chunk;
     udp_send(f, udp, hdr, sizeof hdr, out.p + off, len);
   }
-  net_stats.memcache++;
 }
 
 static void handle_ipv4(const u8 *f, size_t len) {

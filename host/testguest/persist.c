@@ -1,23 +1,29 @@
-/* Polling virtio-blk driver and the store's append-only log on it.
+/* The store's log on virtio-blk, compacted between the two halves of the disk.
  *
- * The log starts at sector 0. A record is a 32-byte header, the key, then the
- * value, padded to whole sectors. Replay stops at the first sector that does
- * not hold the next record (wrong magic, sequence or CRC), so a torn final
- * write is discarded and overwritten by the next append. */
+ * Each half holds at most one log: a BEGIN record (generation g, the number N of
+ * snapshot records that follow), N PUT records (the store when the log began),
+ * then the PUT, DELETE and FLUSH records of later mutations. A record is a
+ * 48-byte header, the key and the value, padded to 512-byte sectors; sequence
+ * numbers count from 0 in each log. At boot the half whose BEGIN has the highest
+ * generation and a complete snapshot wins; its replay stops at the first sector
+ * that does not hold the next record, so a torn last write is discarded and
+ * overwritten. When a record does not fit, the live store is written into the
+ * other half under a new generation; a crash before that snapshot is complete
+ * leaves the old half in charge. */
 #include "persist.h"
-#include "virtio.h"
+#include "blk.h"
 
-#define kSector 512
 #define kRecMagic 0x564b5354u /* "TSKV" */
-#define kOpPut 1
-#define kOpDelete 2
-#define kOpFlush 3
-#define kChunkSectors 256 /* replay reads 128 KiB at a time */
-#define VIRTIO_BLK_T_IN 0
-#define VIRTIO_BLK_T_OUT 1
+#define kOpBegin 1
+#define kOpPut 2
+#define kOpDelete 3
+#define kOpFlush 4
+#define kChunkSectors 256 /* replay reads and compaction writes 128 KiB at a time */
+#define kMinHalfSectors 16
 
 struct rec_hdr {
   u32 magic;
+  u32 gen;
   u32 seq;
   u32 len; /* header + key + value, before padding */
   u32 crc; /* CRC-32 of the record with this field zero */
@@ -25,90 +31,152 @@ struct rec_hdr {
   u8 klen;
   u16 vlen;
   u32 flags;
-  u64 cas;
-};
-_Static_assert(sizeof(struct rec_hdr) == 32, "record header is 32 bytes");
-
-struct blk_req_hdr {
-  u32 type;
   u32 reserved;
-  u64 sector;
+  u64 cas;
+  u64 count; /* BEGIN: snapshot records that follow */
 };
+_Static_assert(sizeof(struct rec_hdr) == 48, "record header is 48 bytes");
 
-static struct virtio_dev dev;
-static struct virtq q;
-static u8 q_mem[8192] __attribute__((aligned(4096)));
-static struct blk_req_hdr req_hdr;
-static volatile u8 req_status;
 static u8 io_buf[kChunkSectors * kSector] __attribute__((aligned(4096)));
 static int present;
-static u64 capacity; /* sectors */
-static u64 next_sector;
-static u32 next_seq = 1;
-static u64 records;
-
-/* One request, then polls for its completion (the guest never sleeps). */
-static int blk_rw(int write, u64 sector, void *data, u32 bytes) {
-  req_hdr.type = write ? VIRTIO_BLK_T_OUT : VIRTIO_BLK_T_IN;
-  req_hdr.reserved = 0;
-  req_hdr.sector = sector;
-  req_status = 0xFF;
-  q.desc[0] = (struct virtq_desc){(u64)&req_hdr, sizeof req_hdr, VIRTQ_DESC_F_NEXT, 1};
-  q.desc[1] = (struct virtq_desc){(u64)data, bytes, (u16)(VIRTQ_DESC_F_NEXT | (write ? 0 : VIRTQ_DESC_F_WRITE)), 2};
-  q.desc[2] = (struct virtq_desc){(u64)&req_status, 1, VIRTQ_DESC_F_WRITE, 0};
-  virtq_push(&q, 0);
-  virtq_publish(&q);
-  u32 id, len;
-  while (!virtq_pop(&q, &id, &len)) cpu_relax();
-  return req_status == 0 ? 0 : -1;
-}
+static u64 half_sectors;
+static int cur_half;       /* the half holding the live log */
+static int begun;          /* its BEGIN is on disk (a fresh disk has none yet) */
+static u32 cur_gen, max_gen;
+static u64 next_sector;    /* absolute */
+static u32 next_seq;
+static u64 records, compactions;
+static u64 wb_sector;      /* where io_buf's pending records go */
+static u32 wb_len;
 
 static u32 rec_crc(const u8 *rec, u32 len) {
   struct rec_hdr h;
   memcpy(&h, rec, sizeof h);
   h.crc = 0;
-  u32 c = crc32(0, &h, sizeof h);
-  return crc32(c, rec + sizeof h, len - sizeof h);
+  return crc32(crc32(0, &h, sizeof h), rec + sizeof h, len - sizeof h);
 }
 
-static void replay(void) {
-  u64 sec = 0;
-  while (sec < capacity) {
-    u64 n = capacity - sec < kChunkSectors ? capacity - sec : kChunkSectors;
-    if (blk_rw(0, sec, io_buf, (u32)(n * kSector)) != 0) break;
-    u64 off = 0, end = n * kSector;
+static u64 half_end(int h) { return (u64)(h + 1) * half_sectors; }
+
+static int wb_flush(void) {
+  if (!wb_len) return 0;
+  int rc = blk_rw(1, wb_sector, io_buf, wb_len);
+  wb_sector += wb_len / kSector;
+  wb_len = 0;
+  return rc;
+}
+
+/* Queues one record of the log in cur_half-to-be h; -1 if the half is full. */
+static int wb_add(int h, u8 op, const char *key, u8 klen, const char *val, u16 vlen, u32 flags, u64 cas, u64 count) {
+  struct rec_hdr r = {kRecMagic, cur_gen, next_seq, (u32)(sizeof r + klen + vlen), 0, op, klen, vlen, flags, 0, cas, count};
+  u32 span = (r.len + kSector - 1) / kSector * kSector;
+  if (next_sector + span / kSector > half_end(h)) return -1;
+  if (wb_len + span > sizeof io_buf && wb_flush() != 0) return -1;
+  u8 *p = io_buf + wb_len;
+  memcpy(p, &r, sizeof r);
+  memcpy(p + sizeof r, key, klen);
+  memcpy(p + sizeof r + klen, val, vlen);
+  memset(p + r.len, 0, span - r.len);
+  r.crc = rec_crc(p, r.len);
+  memcpy(p, &r, sizeof r);
+  wb_len += span;
+  next_sector += span / kSector;
+  next_seq++;
+  records++;
+  return 0;
+}
+
+/* Writes the live store as a new log (generation max_gen + 1) into half h. */
+static int start_log(int h) {
+  int old_half = cur_half, old_begun = begun;
+  u32 old_gen = cur_gen, old_seq = next_seq;
+  u64 old_sector = next_sector, old_records = records;
+  cur_gen = ++max_gen;
+  next_sector = wb_sector = (u64)h * half_sectors;
+  next_seq = 0;
+  records = 0;
+  wb_len = 0;
+  int rc = wb_add(h, kOpBegin, NULL, 0, NULL, 0, 0, 0, kv_count());
+  for (u32 i = 0; rc == 0 && i < kKvSlots; i++) {
+    const struct kv_item *it = kv_slot(i);
+    if (it) rc = wb_add(h, kOpPut, it->key, it->klen, it->val, it->vlen, it->flags, it->cas, 0);
+  }
+  if (rc == 0) rc = wb_flush();
+  if (rc != 0) { /* the old log stays in charge; the partial snapshot is ignored at boot */
+    wb_len = 0;
+    cur_half = old_half;
+    begun = old_begun;
+    cur_gen = old_gen;
+    next_seq = old_seq;
+    next_sector = old_sector;
+    records = old_records;
+    return -1;
+  }
+  cur_half = h;
+  begun = 1;
+  return 0;
+}
+
+static int append(u8 op, const char *key, u8 klen, const char *val, u16 vlen, u32 flags, u64 cas) {
+  if (!present) return 0;
+  if (!begun && start_log(cur_half) != 0) return -1;
+  wb_sector = next_sector;
+  wb_len = 0;
+  if (wb_add(cur_half, op, key, klen, val, vlen, flags, cas, 0) == 0) return wb_flush();
+  if (start_log(1 - cur_half) != 0) return -1;
+  compactions++;
+  wb_sector = next_sector;
+  if (wb_add(cur_half, op, key, klen, val, vlen, flags, cas, 0) != 0) return -1;
+  return wb_flush();
+}
+
+/* Replays the log of half h (generation gen); returns 1 if its snapshot is complete. */
+static int replay_half(int h, u32 gen) {
+  static struct kv_item it;
+  u64 sec = (u64)h * half_sectors, end = half_end(h), snapshot_left = 0;
+  int complete = 0;
+  kv_flush();
+  next_seq = 0;
+  records = 0;
+  while (sec < end) {
+    u64 n = end - sec < kChunkSectors ? end - sec : kChunkSectors, off = 0, bytes = n * kSector;
+    if (blk_rw(0, sec, io_buf, (u32)bytes) != 0) break;
     int stop = 0;
-    while (off + kSector <= end) {
-      struct rec_hdr h;
-      memcpy(&h, io_buf + off, sizeof h);
-      u64 max_len = sizeof h + kKvKeyMax + kKvValueMax;
-      if (h.magic != kRecMagic || h.seq != next_seq || h.len < sizeof h || h.len > max_len ||
-          h.len != sizeof h + h.klen + h.vlen || h.vlen > kKvValueMax) {
+    while (off + kSector <= bytes) {
+      struct rec_hdr r;
+      memcpy(&r, io_buf + off, sizeof r);
+      if (r.magic != kRecMagic || r.gen != gen || r.seq != next_seq || r.len != sizeof r + r.klen + r.vlen ||
+          r.vlen > kKvValueMax || (r.seq == 0) != (r.op == kOpBegin)) {
         stop = 1;
         break;
       }
-      u64 span = (h.len + kSector - 1) / kSector * kSector;
-      if (off + span > end) break; /* continues in the next chunk */
-      if (rec_crc(io_buf + off, h.len) != h.crc) {
+      u64 span = (r.len + kSector - 1) / kSector * kSector;
+      if (off + span > bytes) break; /* continues in the next chunk */
+      if (rec_crc(io_buf + off, r.len) != r.crc) {
         stop = 1;
         break;
       }
-      const char *key = (const char *)io_buf + off + sizeof h;
-      if (h.op == kOpPut) {
-        static struct kv_item it;
-        it.used = 1;
-        it.klen = h.klen;
-        it.vlen = h.vlen;
-        it.flags = h.flags;
-        it.cas = h.cas;
-        memcpy(it.key, key, h.klen);
-        memcpy(it.val, key + h.klen, h.vlen);
-        kv_put(&it);
-      } else if (h.op == kOpDelete) {
-        kv_delete(key, h.klen);
-      } else if (h.op == kOpFlush) {
-        kv_flush();
+      const char *key = (const char *)io_buf + off + sizeof r;
+      if (r.op == kOpBegin) {
+        snapshot_left = r.count;
+      } else {
+        if (snapshot_left) snapshot_left--;
+        if (r.op == kOpPut) {
+          it.used = 1;
+          it.klen = r.klen;
+          it.vlen = r.vlen;
+          it.flags = r.flags;
+          it.cas = r.cas;
+          memcpy(it.key, key, r.klen);
+          memcpy(it.val, key + r.klen, r.vlen);
+          kv_put(&it);
+        } else if (r.op == kOpDelete) {
+          kv_delete(key, r.klen);
+        } else if (r.op == kOpFlush) {
+          kv_flush();
+        }
       }
+      if (snapshot_left == 0) complete = 1;
       next_seq++;
       records++;
       off += span;
@@ -117,56 +185,67 @@ static void replay(void) {
     if (stop || off == 0) break;
   }
   next_sector = sec;
+  return complete;
+}
+
+/* The generation named by half h's BEGIN record, or 0 if it has none. */
+static u32 begin_gen(int h) {
+  if (blk_rw(0, (u64)h * half_sectors, io_buf, kSector) != 0) return 0;
+  struct rec_hdr r;
+  memcpy(&r, io_buf, sizeof r);
+  if (r.magic != kRecMagic || r.op != kOpBegin || r.seq != 0 || r.len != sizeof r || rec_crc(io_buf, r.len) != r.crc)
+    return 0;
+  return r.gen;
 }
 
 const char *persist_init(const struct pci_dev *pci) {
-  const char *err = virtio_init(&dev, pci, VIRTIO_F_VERSION_1 | VIRTIO_F_RING_EVENT_IDX);
+  const char *err = blk_init(pci);
   if (err) return err;
-  if (!dev.device_cfg) return "no virtio-blk device configuration";
-  capacity = mmio_read32(dev.device_cfg) | ((u64)mmio_read32(dev.device_cfg + 4) << 32);
-  if ((err = virtq_setup(&dev, &q, 0, q_mem))) return err;
-  virtio_driver_ok(&dev);
+  half_sectors = blk_capacity() / 2;
+  if (half_sectors < kMinHalfSectors) return "disk smaller than 16 KiB";
   present = 1;
-  replay();
+  u32 g[2] = {begin_gen(0), begin_gen(1)};
+  max_gen = g[0] > g[1] ? g[0] : g[1];
+  int first = g[1] > g[0];
+  for (int i = 0; i < 2; i++) {
+    int h = i == 0 ? first : 1 - first;
+    if (g[h] && replay_half(h, g[h])) {
+      cur_half = h;
+      cur_gen = g[h];
+      begun = 1;
+      return NULL;
+    }
+  }
+  kv_flush(); /* no complete log: an empty store, written from half 0 on the first change */
+  cur_half = 0;
+  begun = 0;
+  next_sector = 0;
+  next_seq = 0;
+  records = 0;
   return NULL;
 }
 
 void persist_describe(struct buf *b) {
-  buf_str(b, "virtio-blk at pci 00:");
-  buf_hex(b, dev.pci->dev, 2);
-  buf_str(b, ".");
-  buf_u64(b, dev.pci->fn);
-  buf_str(b, " capacity=");
-  buf_u64(b, capacity);
-  buf_str(b, " sectors; log replayed ");
+  blk_describe(b);
+  buf_str(b, "; log generation ");
+  buf_u64(b, begun ? cur_gen : 0);
+  buf_str(b, " in half ");
+  buf_u64(b, (u64)cur_half);
+  buf_str(b, ": replayed ");
   buf_u64(b, records);
   buf_str(b, " records, ");
-  buf_u64(b, next_sector);
+  buf_u64(b, next_sector - (u64)cur_half * half_sectors);
+  buf_str(b, " of ");
+  buf_u64(b, half_sectors);
   buf_str(b, " sectors, ");
   buf_u64(b, kv_count());
   buf_str(b, " keys");
-}
-
-static int append(u8 op, const char *key, u8 klen, const char *val, u16 vlen, u32 flags, u64 cas) {
-  if (!present) return 0;
-  struct rec_hdr h = {kRecMagic, next_seq, (u32)(sizeof h + klen + vlen), 0, op, klen, vlen, flags, cas};
-  u32 span = (h.len + kSector - 1) / kSector * kSector;
-  if (next_sector + span / kSector > capacity) return -1;
-  memcpy(io_buf, &h, sizeof h);
-  memcpy(io_buf + sizeof h, key, klen);
-  memcpy(io_buf + sizeof h + klen, val, vlen);
-  memset(io_buf + h.len, 0, span - h.len);
-  h.crc = rec_crc(io_buf, h.len);
-  memcpy(io_buf, &h, sizeof h);
-  if (blk_rw(1, next_sector, io_buf, span) != 0) return -1;
-  next_sector += span / kSector;
-  next_seq++;
-  records++;
-  return 0;
 }
 
 int persist_put(const struct kv_item *it) { return append(kOpPut, it->key, it->klen, it->val, it->vlen, it->flags, it->cas); }
 int persist_delete(const char *key, size_t klen) { return append(kOpDelete, key, (u8)klen, NULL, 0, 0, 0); }
 int persist_flush(void) { return append(kOpFlush, NULL, 0, NULL, 0, 0, 0); }
 u64 persist_records(void) { return records; }
-u64 persist_sectors_used(void) { return next_sector; }
+u64 persist_sectors_used(void) { return present ? next_sector - (u64)cur_half * half_sectors : 0; }
+u64 persist_generation(void) { return begun ? cur_gen : 0; }
+u64 persist_compactions(void) { return compactions; }

@@ -47,11 +47,21 @@ class TestGuestQemu : public ::testing::Test {
     return std::move(*g);
   }
 
-  std::string NewDisk(const std::string& name) {
+  std::string NewDisk(const std::string& name, size_t bytes = 8 << 20) {
     std::string path = dir_ + "/" + name;
     std::ofstream(path).close();
-    fs::resize_file(path, 8 << 20);
+    fs::resize_file(path, bytes);
     return path;
+  }
+
+  // Flips the first key byte of the record in a 512-byte sector (after its 48-byte header).
+  static void CorruptSector(const std::string& disk, long sector) {
+    std::fstream f(disk, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekg(sector * 512 + 48);
+    char c = 0;
+    f.get(c);
+    f.seekp(sector * 512 + 48);
+    f.put(static_cast<char>(c ^ 0x5A));
   }
 
   std::string Mc(const QemuGuest& g, const std::string& text) {
@@ -188,18 +198,74 @@ TEST_F(TestGuestQemu, StoreSurvivesRestartThroughVirtioBlk) {
   {
     auto g = Boot(disk);
     ASSERT_TRUE(g);
-    EXPECT_NE(g->Console().find("log replayed 0 records"), std::string::npos) << g->Console();
+    EXPECT_NE(g->Console().find("log generation 0 in half 0: replayed 0 records"), std::string::npos)
+        << g->Console();
     EXPECT_EQ(Mc(*g, "set kept 3 0 6\r\nsurviv\r\nset gone 0 0 1\r\nx\r\n"), "STORED\r\nSTORED\r\n");
     EXPECT_EQ(Mc(*g, "append kept 0 0 2\r\ned\r\ndelete gone\r\nset c 0 0 1\r\n1\r\nincr c 41\r\n"),
               "STORED\r\nDELETED\r\nSTORED\r\n42\r\n");
   }
   auto g = Boot(disk);
   ASSERT_TRUE(g);
-  EXPECT_NE(g->Console().find("log replayed 6 records"), std::string::npos) << g->Console();
+  // BEGIN plus six mutations.
+  EXPECT_NE(g->Console().find("log generation 1 in half 0: replayed 7 records"), std::string::npos)
+      << g->Console();
   EXPECT_EQ(Mc(*g, "get kept gone c\r\n"), "VALUE kept 3 8\r\nsurvived\r\nVALUE c 0 2\r\n42\r\nEND\r\n");
   // cas values continue from the replayed log.
   EXPECT_EQ(Mc(*g, "gets c\r\n"), "VALUE c 0 2 5\r\n42\r\nEND\r\n");
   EXPECT_EQ(Mc(*g, "flush_all\r\nget kept\r\n"), "OK\r\nEND\r\n");
+}
+
+TEST_F(TestGuestQemu, FullLogIsCompactedIntoTheOtherHalf) {
+  // 256 KiB: two halves of 256 sectors; every set below takes one sector.
+  std::string disk = NewDisk("small.img", 256 << 10);
+  std::string value(400, 'v');
+  {
+    auto g = Boot(disk);
+    ASSERT_TRUE(g);
+    EXPECT_EQ(Mc(*g, "set stable 1 0 6\r\nsteady\r\n"), "STORED\r\n");
+    for (int i = 0; i < 300; i++) {
+      std::string v = value + std::to_string(1000 + i);
+      ASSERT_EQ(Mc(*g, "set churn 0 0 " + std::to_string(v.size()) + "\r\n" + v + "\r\n"), "STORED\r\n") << i;
+    }
+    std::string stats = Mc(*g, "stats\r\n");
+    EXPECT_NE(stats.find("STAT log_compactions 1\r\n"), std::string::npos) << stats;
+    EXPECT_NE(stats.find("STAT log_generation 2\r\n"), std::string::npos) << stats;
+  }
+  {
+    auto g = Boot(disk);
+    ASSERT_TRUE(g);
+    EXPECT_NE(g->Console().find("log generation 2 in half 1"), std::string::npos) << g->Console();
+    EXPECT_EQ(Mc(*g, "get stable churn\r\n"),
+              "VALUE stable 1 6\r\nsteady\r\nVALUE churn 0 404\r\n" + value + "1299\r\nEND\r\n");
+  }
+  // A compaction cut short: damage the second snapshot record of half 1 (sector
+  // 256 + 2). The old half, whose log ended with churn 253, is used instead.
+  CorruptSector(disk, 258);
+  auto g = Boot(disk);
+  ASSERT_TRUE(g);
+  EXPECT_NE(g->Console().find("log generation 1 in half 0"), std::string::npos) << g->Console();
+  EXPECT_EQ(Mc(*g, "get stable churn\r\n"),
+            "VALUE stable 1 6\r\nsteady\r\nVALUE churn 0 404\r\n" + value + "1253\r\nEND\r\n");
+}
+
+TEST_F(TestGuestQemu, TornLastRecordIsDiscarded) {
+  std::string disk = NewDisk("torn.img");
+  {
+    auto g = Boot(disk);
+    ASSERT_TRUE(g);
+    EXPECT_EQ(Mc(*g, "set a 0 0 1\r\n1\r\nset a 0 0 1\r\n2\r\n"), "STORED\r\nSTORED\r\n");
+  }
+  CorruptSector(disk, 2);  // sectors: BEGIN, a=1, a=2
+  {
+    auto g = Boot(disk);
+    ASSERT_TRUE(g);
+    EXPECT_NE(g->Console().find("replayed 2 records"), std::string::npos) << g->Console();
+    EXPECT_EQ(Mc(*g, "get a\r\n"), "VALUE a 0 1\r\n1\r\nEND\r\n");
+    EXPECT_EQ(Mc(*g, "set a 0 0 1\r\n3\r\n"), "STORED\r\n");
+  }
+  auto g = Boot(disk);
+  ASSERT_TRUE(g);
+  EXPECT_EQ(Mc(*g, "get a\r\n"), "VALUE a 0 1\r\n3\r\nEND\r\n");
 }
 
 TEST_F(TestGuestQemu, SameInputsGiveSameOutputs) {
