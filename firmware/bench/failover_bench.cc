@@ -31,11 +31,12 @@ SupervisorConfig Config(uint32_t id, uint64_t interval_ns, uint32_t k) {
   return c;
 }
 
-// Time of the first logged event `e` at or after `since_ns` (accepted or not), 0 if none.
-uint64_t FirstEventTime(const Supervisor& s, Event e, uint64_t since_ns = 0) {
+// Time of the first logged event `e` at or after `since_ns`, 0 if none.
+uint64_t FirstEventTime(const Supervisor& s, Event e, uint64_t since_ns, bool accepted_only) {
   for (size_t i = 0; i < s.log_size(); ++i) {
     const TransitionRecord& r = s.log_entry(i);
-    if (r.transition.event == e && r.time_ns >= since_ns) return r.time_ns;
+    if (r.transition.event == e && r.time_ns >= since_ns && (r.transition.accepted || !accepted_only))
+      return r.time_ns;
   }
   return 0;
 }
@@ -70,14 +71,15 @@ std::vector<uint64_t> Detection(int trials, uint64_t interval_ns, uint32_t k, in
     }
     const uint64_t killed = nic_b.NowNs();
     while (!b.peer_suspected()) b.Poll();  // a is dead from here on
-    out.push_back(FirstEventTime(b, Event::kPeerSuspected, killed) - b.last_peer_send_time_ns());
+    out.push_back(FirstEventTime(b, Event::kPeerSuspected, killed, false) - b.last_peer_send_time_ns());
   }
   return out;
 }
 
 // A formed pair per trial (its own keys in etcd); the primary dies; the
 // secondary's log gives suspicion and grant times.
-std::vector<uint64_t> SuspicionToGrant(int trials, const std::string& endpoint, int* skipped) {
+// skipped[0]: no cold start, [1]: pair not formed, [2]: no failover within 5 s.
+std::vector<uint64_t> SuspicionToGrant(int trials, const std::string& endpoint, int skipped[3]) {
   std::vector<uint64_t> out;
   for (int t = 0; t < trials; ++t) {
     sim::LoopbackLink link;
@@ -99,7 +101,7 @@ std::vector<uint64_t> SuspicionToGrant(int trials, const std::string& endpoint, 
     };
     a.Command(HostCommand::kStartAlone);
     if (!run_until([&] { return a.supervisor().role() == Role::kSolo; }, true)) {
-      ++*skipped;
+      ++skipped[0];
       continue;
     }
     b.Command(HostCommand::kJoinComplete, a.supervisor().epoch());
@@ -108,16 +110,16 @@ std::vector<uint64_t> SuspicionToGrant(int trials, const std::string& endpoint, 
     const auto warm_end = Clock::now() + std::chrono::milliseconds(50);
     run_until([&] { return Clock::now() >= warm_end; }, true);
     if (a.supervisor().role() != Role::kPrimary || b.supervisor().role() != Role::kSecondary) {
-      ++*skipped;
+      ++skipped[1];
       continue;
     }
     const uint64_t killed = b.nic().NowNs();
     if (!run_until([&] { return b.supervisor().role() == Role::kSolo; }, false)) {
-      ++*skipped;
+      ++skipped[2];
       continue;
     }
-    const uint64_t s = FirstEventTime(b.supervisor(), Event::kPeerSuspected, killed);
-    const uint64_t g = FirstEventTime(b.supervisor(), Event::kWitnessGrant, killed);
+    const uint64_t s = FirstEventTime(b.supervisor(), Event::kPeerSuspected, killed, true);
+    const uint64_t g = FirstEventTime(b.supervisor(), Event::kWitnessGrant, killed, true);
     if (s != 0 && g > s) out.push_back(g - s);
   }
   return out;
@@ -130,18 +132,25 @@ int main(int argc, char** argv) {
   int trials = 200;
   uint64_t interval_ns = 100'000;
   uint32_t k = 5;
+  std::string part = "all";
   for (int i = 1; i < argc; ++i) {
-    if (std::strncmp(argv[i], "--trials=", 9) == 0) {
+    if (std::strncmp(argv[i], "--part=", 7) == 0) {
+      part = argv[i] + 7;
+    } else if (std::strncmp(argv[i], "--trials=", 9) == 0) {
       trials = std::atoi(argv[i] + 9);
     } else if (std::strncmp(argv[i], "--interval-us=", 14) == 0) {
       interval_ns = std::strtoull(argv[i] + 14, nullptr, 10) * 1000;
     } else if (std::strncmp(argv[i], "--k=", 4) == 0) {
       k = static_cast<uint32_t>(std::atoi(argv[i] + 4));
     } else {
-      std::fprintf(stderr, "usage: %s [--trials=N] [--interval-us=US] [--k=K]\n  unknown argument: %s\n", argv[0],
+      std::fprintf(stderr, "usage: %s [--trials=N] [--interval-us=US] [--k=K] [--part=all|detection|grant]\n  unknown argument: %s\n", argv[0],
                    argv[i]);
       return 2;
     }
+  }
+  if (part != "all" && part != "detection" && part != "grant") {
+    std::fprintf(stderr, "failover_bench: --part must be all, detection or grant, not '%s'\n", part.c_str());
+    return 2;
   }
   if (trials <= 0 || interval_ns == 0 || k == 0) {
     std::fprintf(stderr, "failover_bench: --trials, --interval-us and --k must be positive\n");
@@ -150,19 +159,23 @@ int main(int argc, char** argv) {
   using namespace twinstep;
   std::printf("heartbeat interval %llu us, K=%u, %d trials\n", static_cast<unsigned long long>(interval_ns / 1000), k,
               trials);
-  int stalled = 0;
-  firmware::Report("detection (last heartbeat sent -> suspicion)", "us", 1e3,
-                   firmware::Detection(trials, interval_ns, k, &stalled));
-  std::printf("detection trials skipped (suspected before the peer died: poll loop stalled): %d\n", stalled);
+  if (part != "grant") {
+    int stalled = 0;
+    firmware::Report("detection (last heartbeat sent -> suspicion)", "us", 1e3,
+                     firmware::Detection(trials, interval_ns, k, &stalled));
+    std::printf("detection trials skipped (suspected before the peer died: poll loop stalled): %d\n", stalled);
+  }
+  if (part == "detection") return 0;
   std::string error;
   auto etcd = witness::EtcdProcess::Start(&error);
   if (!etcd) {
     std::fprintf(stderr, "failover_bench: cannot start etcd: %s\n", error.c_str());
     return 1;
   }
-  int skipped = 0;
+  int skipped[3] = {};
   firmware::Report("suspicion -> witness grant (local etcd)", "ms", 1e6,
-                   firmware::SuspicionToGrant(trials, etcd->endpoint(), &skipped));
-  std::printf("grant trials skipped (pair did not form or fail over within 5 s): %d\n", skipped);
+                   firmware::SuspicionToGrant(trials, etcd->endpoint(), skipped));
+  std::printf("grant trials skipped: no cold start %d, pair not formed %d, no failover in 5 s %d\n", skipped[0],
+              skipped[1], skipped[2]);
   return 0;
 }
