@@ -5,6 +5,7 @@
 #include <fstream>
 #include <set>
 #include <sstream>
+#include <type_traits>
 
 #include <toml++/toml.h>
 
@@ -60,55 +61,54 @@ std::string IntProblem(const OptionSpec& o, int64_t v) {
   return "";
 }
 
-// Reads one option from its TOML node into `c`; returns an error or nothing.
+std::string Problem(const OptionSpec& o, const std::string& v) { return StringProblem(o, v); }
+std::string Problem(const OptionSpec& o, int64_t v) { return IntProblem(o, v); }
+std::string Problem(const OptionSpec&, bool) { return ""; }
+
+template <typename T>
+constexpr const char* kWant = std::is_same_v<T, bool> ? "a boolean" : std::is_same_v<T, int64_t> ? "an integer" : "a string";
+
+// Reads one option's TOML node into its field, with the errors naming it.
+class OptionReader {
+ public:
+  OptionReader(const OptionSpec& o, const std::string& file) : o_(o), file_(file), key_(DottedKey(o)) {}
+
+  template <typename T>
+  Expected<void, ConfigError> Read(const toml::node& n, T& dst) const {
+    auto* v = n.as<T>();
+    if (!v) return Fail(ConfigErrc::kWrongType, n, std::string("expected ") + kWant<T> + ", found " + TomlTypeName(n.type()));
+    if (auto why = Problem(o_, v->get()); !why.empty()) return Fail(ConfigErrc::kOutOfRange, n, why);
+    dst = v->get();
+    return {};
+  }
+
+  template <typename T>
+  Expected<void, ConfigError> Read(const toml::node& n, std::vector<T>& dst) const {
+    auto* a = n.as_array();
+    if (!a) {
+      return Fail(ConfigErrc::kWrongType, n, std::string("expected a list, found ") + TomlTypeName(n.type()));
+    }
+    std::vector<T> out(a->size());
+    for (size_t i = 0; i < a->size(); ++i) {
+      if (auto r = Read((*a)[i], out[i]); !r) return r;
+    }
+    dst = std::move(out);
+    return {};
+  }
+
+ private:
+  Unexpected<ConfigError> Fail(ConfigErrc code, const toml::node& at, std::string why) const {
+    return MakeUnexpected(MakeError(code, file_, key_, &at, std::move(why)));
+  }
+  const OptionSpec& o_;
+  const std::string& file_;
+  const std::string key_;
+};
+
 Expected<void, ConfigError> ReadOption(const OptionSpec& o, const toml::node& n, const std::string& file,
                                        NodeConfig& c) {
-  const std::string key = DottedKey(o);
-  auto wrong_type = [&](const toml::node& at, const char* want) {
-    return MakeUnexpected(MakeError(ConfigErrc::kWrongType, file, key, &at,
-                                    std::string("expected ") + want + ", found " + TomlTypeName(at.type())));
-  };
-  auto bad = [&](const toml::node& at, ConfigErrc code, const std::string& why) {
-    return MakeUnexpected(MakeError(code, file, key, &at, why));
-  };
-  if (auto* r = std::get_if<StrRef>(&o.ref)) {
-    auto* s = n.as_string();
-    if (!s) return wrong_type(n, "a string");
-    if (auto why = StringProblem(o, s->get()); !why.empty()) return bad(n, ConfigErrc::kOutOfRange, why);
-    (*r)(c) = s->get();
-  } else if (auto* r = std::get_if<IntRef>(&o.ref)) {
-    auto* i = n.as_integer();
-    if (!i) return wrong_type(n, "an integer");
-    if (auto why = IntProblem(o, i->get()); !why.empty()) return bad(n, ConfigErrc::kOutOfRange, why);
-    (*r)(c) = i->get();
-  } else if (auto* r = std::get_if<BoolRef>(&o.ref)) {
-    auto* b = n.as_boolean();
-    if (!b) return wrong_type(n, "a boolean");
-    (*r)(c) = b->get();
-  } else if (auto* r = std::get_if<IntListRef>(&o.ref)) {
-    auto* a = n.as_array();
-    if (!a) return wrong_type(n, "a list of integers");
-    std::vector<int64_t> out;
-    for (const auto& el : *a) {
-      auto* i = el.as_integer();
-      if (!i) return wrong_type(el, "an integer list element");
-      if (auto why = IntProblem(o, i->get()); !why.empty()) return bad(el, ConfigErrc::kOutOfRange, why);
-      out.push_back(i->get());
-    }
-    (*r)(c) = std::move(out);
-  } else if (auto* r = std::get_if<StrListRef>(&o.ref)) {
-    auto* a = n.as_array();
-    if (!a) return wrong_type(n, "a list of strings");
-    std::vector<std::string> out;
-    for (const auto& el : *a) {
-      auto* s = el.as_string();
-      if (!s) return wrong_type(el, "a string list element");
-      if (auto why = StringProblem(o, s->get()); !why.empty()) return bad(el, ConfigErrc::kOutOfRange, why);
-      out.push_back(s->get());
-    }
-    (*r)(c) = std::move(out);
-  }
-  return {};
+  const OptionReader reader(o, file);
+  return std::visit([&](auto ref) { return reader.Read(n, ref(c)); }, o.ref);
 }
 
 // Walks `table` (the section `prefix`), reading known options and rejecting
@@ -299,13 +299,8 @@ std::string RenderConfigDoc() {
           << (range.empty() ? "" : "`" + range + "`") << " | " << o.doc << " |\n";
     }
   }
-  out << "\n## Rules between options\n\n"
-         "- `eal_mode = \"deployed\"`: both port devices are PCI addresses and `hugepages_mib` > 0.\n"
-         "- `eal_mode = \"simulation\"`: both port devices are DPDK virtual devices (`net_...`).\n"
-         "- The client and sync ports are different devices; `main_lcore` is not in `lcores`.\n"
-         "- `hugepage_size_kib` is 2048 or 1048576.\n"
-         "- `guest.kind = \"linux\"` needs `guest.kernel`; `guest.vcpu_cpus` is empty or has one CPU per vCPU.\n"
-         "- `witness.endpoints` is not empty.\n";
+  out << "\n## Rules between options\n\n";
+  for (const char* rule : RuleDocs()) out << "- " << rule << "\n";
   return out.str();
 }
 

@@ -197,42 +197,86 @@ std::string RangeText(const OptionSpec& option) {
   return "";
 }
 
+namespace {
+
+using Violations = std::vector<RuleViolation>;
+
+// Each rule between options: its line in docs/config.md and its check.
+struct RuleSpec {
+  const char* doc;
+  void (*check)(const NodeConfig& c, Violations& out);
+};
+
+const RuleSpec kRules[] = {
+    {"`eal_mode = \"deployed\"`: both port devices are PCI addresses (DDDD:BB:DD.F); "
+     "`eal_mode = \"simulation\"`: both are DPDK virtual devices (`net_...`).",
+     [](const NodeConfig& c, Violations& out) {
+       const bool deployed = c.dataplane.eal_mode == "deployed";
+       for (const auto& [key, port] : {std::pair{"dataplane.client.device", &c.dataplane.client},
+                                       std::pair{"dataplane.sync.device", &c.dataplane.sync}}) {
+         if (deployed && !IsPciAddress(port->device)) {
+           out.push_back({key, "'" + port->device + "' is not a PCI address (DDDD:BB:DD.F), which eal_mode = \"deployed\" needs"});
+         } else if (!deployed && port->device.rfind("net_", 0) != 0) {
+           out.push_back({key, "'" + port->device + "' is not a DPDK virtual device (net_...), which eal_mode = \"simulation\" needs"});
+         }
+       }
+     }},
+    {"The client and sync ports are different devices.",
+     [](const NodeConfig& c, Violations& out) {
+       if (c.dataplane.client.device == c.dataplane.sync.device) {
+         out.push_back({"dataplane.sync.device", "the client and sync ports are the same device '" + c.dataplane.sync.device + "'"});
+       }
+     }},
+    {"`hugepage_size_kib` is 2048 or 1048576; `eal_mode = \"deployed\"` needs `hugepages_mib` > 0.",
+     [](const NodeConfig& c, Violations& out) {
+       if (c.dataplane.hugepage_size_kib != 2048 && c.dataplane.hugepage_size_kib != 1048576) {
+         out.push_back({"dataplane.hugepage_size_kib", std::to_string(c.dataplane.hugepage_size_kib) + " is neither 2048 nor 1048576"});
+       }
+       if (c.dataplane.eal_mode == "deployed" && c.dataplane.hugepages_mib == 0) {
+         out.push_back({"dataplane.hugepages_mib", "0, but eal_mode = \"deployed\" needs hugepage memory"});
+       }
+     }},
+    {"`main_lcore` is not one of `lcores`.",
+     [](const NodeConfig& c, Violations& out) {
+       for (int64_t lcore : c.dataplane.lcores) {
+         if (lcore == c.dataplane.main_lcore) {
+           out.push_back({"dataplane.lcores", "CPU " + std::to_string(lcore) + " is also the main lcore"});
+           return;
+         }
+       }
+     }},
+    {"`guest.kind = \"linux\"` needs `guest.kernel`.",
+     [](const NodeConfig& c, Violations& out) {
+       if (c.guest.kind == "linux" && c.guest.kernel.empty()) {
+         out.push_back({"guest.kernel", "empty, but kind = \"linux\" needs a bzImage"});
+       }
+     }},
+    {"`guest.vcpu_cpus` is empty or names one CPU per vCPU.",
+     [](const NodeConfig& c, Violations& out) {
+       if (!c.guest.vcpu_cpus.empty() && static_cast<int64_t>(c.guest.vcpu_cpus.size()) != c.guest.vcpus) {
+         out.push_back({"guest.vcpu_cpus", std::to_string(c.guest.vcpu_cpus.size()) + " CPUs for " +
+                                               std::to_string(c.guest.vcpus) + " vCPUs; give one per vCPU or none"});
+       }
+     }},
+    {"`witness.endpoints` is not empty.",
+     [](const NodeConfig& c, Violations& out) {
+       if (c.witness.endpoints.empty()) {
+         out.push_back({"witness.endpoints", "empty; the witness needs at least one etcd endpoint"});
+       }
+     }},
+};
+
+}  // namespace
+
 std::vector<RuleViolation> CheckRules(const NodeConfig& c) {
-  std::vector<RuleViolation> out;
-  const bool deployed = c.dataplane.eal_mode == "deployed";
-  for (const auto& [key, port] : {std::pair{"dataplane.client.device", &c.dataplane.client},
-                                  std::pair{"dataplane.sync.device", &c.dataplane.sync}}) {
-    if (deployed && !IsPciAddress(port->device)) {
-      out.push_back({key, "'" + port->device + "' is not a PCI address (DDDD:BB:DD.F), which eal_mode = \"deployed\" needs"});
-    } else if (!deployed && port->device.rfind("net_", 0) != 0) {
-      out.push_back({key, "'" + port->device + "' is not a DPDK virtual device (net_...), which eal_mode = \"simulation\" needs"});
-    }
-  }
-  if (c.dataplane.client.device == c.dataplane.sync.device) {
-    out.push_back({"dataplane.sync.device", "the client and sync ports are the same device '" + c.dataplane.sync.device + "'"});
-  }
-  if (c.dataplane.hugepage_size_kib != 2048 && c.dataplane.hugepage_size_kib != 1048576) {
-    out.push_back({"dataplane.hugepage_size_kib", std::to_string(c.dataplane.hugepage_size_kib) + " is neither 2048 nor 1048576"});
-  }
-  if (deployed && c.dataplane.hugepages_mib == 0) {
-    out.push_back({"dataplane.hugepages_mib", "0, but eal_mode = \"deployed\" needs hugepage memory"});
-  }
-  for (int64_t lcore : c.dataplane.lcores) {
-    if (lcore == c.dataplane.main_lcore) {
-      out.push_back({"dataplane.lcores", "CPU " + std::to_string(lcore) + " is also the main lcore"});
-      break;
-    }
-  }
-  if (c.guest.kind == "linux" && c.guest.kernel.empty()) {
-    out.push_back({"guest.kernel", "empty, but kind = \"linux\" needs a bzImage"});
-  }
-  if (!c.guest.vcpu_cpus.empty() && static_cast<int64_t>(c.guest.vcpu_cpus.size()) != c.guest.vcpus) {
-    out.push_back({"guest.vcpu_cpus", std::to_string(c.guest.vcpu_cpus.size()) + " CPUs for " +
-                                          std::to_string(c.guest.vcpus) + " vCPUs; give one per vCPU or none"});
-  }
-  if (c.witness.endpoints.empty()) {
-    out.push_back({"witness.endpoints", "empty; the witness needs at least one etcd endpoint"});
-  }
+  Violations out;
+  for (const auto& rule : kRules) rule.check(c, out);
+  return out;
+}
+
+std::vector<const char*> RuleDocs() {
+  std::vector<const char*> out;
+  for (const auto& rule : kRules) out.push_back(rule.doc);
   return out;
 }
 

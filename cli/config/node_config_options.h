@@ -58,5 +58,7 @@ struct RuleViolation {
   std::string detail;
 };
 std::vector<RuleViolation> CheckRules(const NodeConfig& config);
+// One line of documentation per rule, in the order CheckRules applies them.
+std::vector<const char*> RuleDocs();
 
 }  // namespace twinstep::config
