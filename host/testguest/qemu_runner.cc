@@ -114,6 +114,7 @@ Expected<std::unique_ptr<QemuGuest>, RunError> QemuGuest::Start(const QemuConfig
   g->echo_port_ = *echo;
   g->memcache_port_ = *mc;
   g->accel_ = KvmUsable() && !config.force_tcg ? "kvm" : "tcg";
+  if (const char* forced = getenv("TWINSTEP_QEMU_ACCEL"); forced && *forced) g->accel_ = forced;
   g->console_path_ = config.work_dir + "/console.log";
   unlink(g->console_path_.c_str());
   std::string qemu_log = config.work_dir + "/qemu.log";

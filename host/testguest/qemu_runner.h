@@ -54,7 +54,8 @@ inline constexpr std::string_view kReadyMarker = "twinstep-testguest: ready\n";
 
 class QemuGuest {
  public:
-  // Starts QEMU (KVM when /dev/kvm opens, else TCG) and waits for the marker.
+  // Starts QEMU (KVM when /dev/kvm opens, else TCG; the environment variable
+  // TWINSTEP_QEMU_ACCEL overrides) and waits for the marker.
   static Expected<std::unique_ptr<QemuGuest>, RunError> Start(const QemuConfig& config);
   ~QemuGuest();
   QemuGuest(const QemuGuest&) = delete;

@@ -174,6 +174,42 @@ TEST_F(TestGuestQemu, MemcachedAsciiCommands) {
   EXPECT_EQ(all.substr(all.size() - 5), "END\r\n");
 }
 
+TEST_F(TestGuestQemu, GarbageRequestsNeverStopTheGuest) {
+  auto g = Boot();
+  ASSERT_TRUE(g);
+  const std::vector<std::string> seeds = {"set k 0 0 5\r\nhello\r\n", "get k a b c\r\n", "incr k 18446744073709551615\r\n",
+                                          "cas k 0 0 1 1\r\nx\r\n", "delete k noreply\r\n", "append k 0 0 0\r\n\r\n"};
+  uint32_t x = 12345;  // a fixed xorshift sequence: the same garbage every run
+  auto next = [&x] {
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    return x;
+  };
+  for (int i = 0; i < 1500; i++) {
+    std::string s = seeds[next() % seeds.size()];
+    for (int m = next() % 6; m > 0 && !s.empty(); m--) {
+      size_t at = next() % s.size();
+      switch (next() % 4) {
+        case 0: s[at] = static_cast<char>(next()); break;
+        case 1: s.erase(at, 1 + next() % 8); break;
+        case 2: s.insert(at, std::string(1 + next() % 300, static_cast<char>(next()))); break;
+        default: s = s.substr(0, at); break;
+      }
+    }
+    // Fire and forget: a frame header of random counts, then the mutated text.
+    std::string frame = {static_cast<char>(next()), 0, 0, 0, 0, static_cast<char>(next() % 3), 0, 0};
+    (void)client_->Exchange(g->memcache_port(), frame.substr(0, next() % 9) + s, 0, 1);
+  }
+  EXPECT_EQ(Mc(*g, "version\r\n"), "VERSION 1.6.0-twinstep-testguest\r\n");
+  auto fresh = UdpClient::Open();  // no late replies to the garbage queued on it
+  ASSERT_TRUE(fresh);
+  auto e = (*fresh)->Exchange(g->echo_port(), "alive", 2000, 3);
+  ASSERT_TRUE(e) << e.error().ToString();
+  EXPECT_EQ(*e, "alive");
+  EXPECT_EQ(g->Console().find("exception"), std::string::npos) << g->Console();
+}
+
 TEST_F(TestGuestQemu, MemccpStoresOverUdp) {
   if (system("command -v memccp >/dev/null 2>&1") != 0)
     GTEST_SKIP() << "memccp not installed (package libmemcached-tools)";
@@ -271,7 +307,9 @@ TEST_F(TestGuestQemu, TornLastRecordIsDiscarded) {
 TEST_F(TestGuestQemu, SameInputsGiveSameOutputs) {
   const std::vector<std::string> requests = {
       "set a 1 0 3\r\nabc\r\n", "gets a\r\n",       "incr a 1\r\n", "set n 0 0 1\r\n5\r\n",
-      "incr n 10\r\n",          "gets a n\r\n",     "cas n 0 0 1 999\r\n1\r\n", "stats\r\n"};
+      "incr n 10\r\n",          "gets a n\r\n",     "cas n 0 0 1 999\r\n1\r\n", "get a n\r\n"};
+  // Not "stats": its frame counters also count what QEMU's slirp sends on its
+  // own (an ARP request now and then), which is input too, but not ours.
   std::vector<std::string> runs[2];
   std::string consoles[2];
   for (int run = 0; run < 2; run++) {
