@@ -51,7 +51,8 @@ Pipeline::Pipeline(const PipelineConfig& config, EthPort* client, EthPort* sync,
       backoff_(config.idle),
       held_(config.comparator.max_held_events + config.burst, nullptr),
       tx_ring_(config.comparator.max_held_events + 2u * config.burst, nullptr),
-      pending_digests_(config.burst) {
+      pending_digests_(config.burst),
+      scratch_(kMaxFrameBytes) {
   SyncLinkConfig sc = config.sync;
   std::copy(config.sync_peer_mac, config.sync_peer_mac + 6, sc.peer_mac);
   if (sync_) {
@@ -233,6 +234,14 @@ bool Pipeline::SendDigest(const wire::OutputDigest& d, uint64_t now_ns) {
   return true;
 }
 
+std::span<const uint8_t> Pipeline::View(const rte_mbuf* m) {
+  if (m->nb_segs == 1) return Bytes(m);
+  // A chained (jumbo) frame is digested from one contiguous copy.
+  const uint32_t n = std::min<uint32_t>(rte_pktmbuf_pkt_len(m), static_cast<uint32_t>(scratch_.size()));
+  const void* p = rte_pktmbuf_read(m, 0, n, scratch_.data());
+  return {static_cast<const uint8_t*>(p), n};
+}
+
 size_t Pipeline::PollGuestTx(uint64_t now_ns) {
   rte_mbuf* pkts[64];
   const uint16_t burst = std::min<uint16_t>(config_.burst, 64);
@@ -248,7 +257,6 @@ size_t Pipeline::PollGuestTx(uint64_t now_ns) {
   stats_.guest_tx += n;
   for (size_t i = 0; i < n; ++i) {
     rte_mbuf* m = pkts[i];
-    (void)Contiguous(m);  // if linearizing fails, the first segment is the event on both replicas
     switch (role_) {
       case Role::kSolo:
         tcp_.OnGuestOutput({rte_pktmbuf_mtod(m, uint8_t*), rte_pktmbuf_data_len(m)});
@@ -256,7 +264,7 @@ size_t Pipeline::PollGuestTx(uint64_t now_ns) {
         break;
       case Role::kSecondary: {
         tcp_.OnGuestOutput({rte_pktmbuf_mtod(m, uint8_t*), rte_pktmbuf_data_len(m)});
-        const wire::OutputDigest d = digester_.Digest(Bytes(m));
+        const wire::OutputDigest d = digester_.Digest(View(m));
         if (!SendDigest(d, now_ns)) pending_digests_.push_back(d);  // at most one burst
         rte_pktmbuf_free(m);  // never to the client
         break;
@@ -265,7 +273,7 @@ size_t Pipeline::PollGuestTx(uint64_t now_ns) {
         const uint32_t handle = held_free_.back();  // held_ has max_held + burst slots
         held_free_.pop_back();
         held_[handle] = m;
-        comparator_->SubmitOutput(Bytes(m), handle, now_ns);
+        comparator_->SubmitOutput(View(m), handle, now_ns);
         break;
       }
     }

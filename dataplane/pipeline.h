@@ -118,6 +118,11 @@ class Pipeline final : public compare::VerdictSink, public RecordSink {
   void SetEpoch(uint64_t epoch) { link_->set_epoch(epoch); }
   // After a checkpoint: held outputs are released, the secondary's TCP offsets reset.
   void CheckpointDone(uint64_t now_ns);
+  // Runs the compare timeouts now (PollOnce also does, every advance_interval_ns).
+  void AdvanceComparator(uint64_t now_ns) {
+    now_ns_ = now_ns;
+    comparator_->Advance(now_ns);
+  }
   void PostRole(Role role) { commands_.push(Command{Command::kRole, role, 0}); }
   void PostEpoch(uint64_t epoch) { commands_.push(Command{Command::kEpoch, Role::kSolo, epoch}); }
   void PostCheckpointDone() { commands_.push(Command{Command::kCheckpointDone, Role::kSolo, 0}); }
@@ -151,6 +156,7 @@ class Pipeline final : public compare::VerdictSink, public RecordSink {
   size_t FlushClientTx();
   void DeliverToGuest(const wire::MirroredInput& in, uint64_t now_ns);
   bool SendDigest(const wire::OutputDigest& d, uint64_t now_ns);
+  std::span<const uint8_t> View(const rte_mbuf* m);
 
   PipelineConfig config_;
   Role role_;
@@ -183,6 +189,8 @@ class Pipeline final : public compare::VerdictSink, public RecordSink {
   std::vector<wire::OutputDigest> pending_digests_;
   size_t pending_head_ = 0;
 
+  static constexpr size_t kMaxFrameBytes = 16384;  // jumbo frames, chained
+  std::vector<uint8_t> scratch_;
   boost::lockfree::spsc_queue<Command> commands_{64};
   PipelineStats stats_;
 };

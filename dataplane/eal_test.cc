@@ -1,0 +1,121 @@
+// EAL set-up: the command line for both worlds, and the plain errors for too
+// few lcores, an unavailable lcore, an occupied file prefix and a bad PMD
+// argument (each in its own process: one EAL per process).
+#include "dataplane/eal.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <algorithm>
+
+#include "dataplane/node_setup.h"
+#include "dataplane/testing/node_process.h"
+
+namespace twinstep::dataplane {
+namespace {
+
+bool Has(const std::vector<std::string>& v, const std::string& s) { return std::find(v.begin(), v.end(), s) != v.end(); }
+std::string After(const std::vector<std::string>& v, const std::string& s) {
+  auto it = std::find(v.begin(), v.end(), s);
+  return it == v.end() || it + 1 == v.end() ? "" : *(it + 1);
+}
+
+TEST(EalArgsTest, SimulationRunsWithoutHugepagesOrPci) {
+  EalConfig c;
+  c.file_prefix = "node-a";
+  c.lcores = {1};
+  const auto a = BuildEalArgs(c);
+  EXPECT_TRUE(Has(a, "--no-huge"));
+  EXPECT_TRUE(Has(a, "--no-pci"));
+  EXPECT_EQ(After(a, "--file-prefix"), "node-a");
+  EXPECT_EQ(After(a, "-l"), "0,1");
+  EXPECT_EQ(After(a, "-m"), "256");
+}
+
+TEST(EalArgsTest, DeployedAsksForHugepagesOnTheNicsNode) {
+  EalConfig c;
+  c.mode = EalMode::kDeployed;
+  c.main_lcore = 2;
+  c.lcores = {3, 4};
+  c.hugepages_mib = 1024;
+  c.numa_node = 1;
+  const auto a = BuildEalArgs(c);
+  EXPECT_FALSE(Has(a, "--no-huge"));
+  EXPECT_FALSE(Has(a, "--no-pci"));
+  EXPECT_EQ(After(a, "--socket-mem"), "0,1024");
+  EXPECT_EQ(After(a, "--main-lcore"), "2");
+  EXPECT_EQ(After(a, "-l"), "2,3,4");
+}
+
+TEST(EalArgsTest, NodeConfigTranslatesAndRefusesUnknownModes) {
+  config::NodeConfig nc;
+  nc.dataplane.lcores = {1};
+  nc.dataplane.poll_mode = "busy";
+  auto s = SetupFromNodeConfig(nc);
+  ASSERT_TRUE(s.has_value()) << s.error().Message();
+  EXPECT_EQ(s->eal.mode, EalMode::kSimulation);
+  EXPECT_EQ(s->eal.file_prefix, "twinstep-node-a");
+  EXPECT_TRUE(s->idle.busy_poll);
+  EXPECT_EQ(s->client.device, "net_af_packet0");
+  EXPECT_EQ(s->sync.device, "net_memif0");
+  nc.dataplane.eal_mode = "cloud";
+  auto bad = SetupFromNodeConfig(nc);
+  ASSERT_FALSE(bad.has_value());
+  EXPECT_NE(bad.error().Message().find("dataplane.eal_mode 'cloud'"), std::string::npos);
+}
+
+TEST(EalCheckTest, LcoreChecks) {
+  EalConfig c;
+  c.required_lcores = 3;
+  auto few = CheckLcores(c);
+  ASSERT_FALSE(few.has_value());
+  EXPECT_EQ(few.error().code, EalErrc::kTooFewLcores);
+  c.required_lcores = 1;
+  c.lcores = {4096};
+  auto missing = CheckLcores(c);
+  ASSERT_FALSE(missing.has_value());
+  EXPECT_EQ(missing.error().code, EalErrc::kLcoreUnavailable);
+  c.lcores = {0};
+  auto twice = CheckLcores(c);
+  ASSERT_FALSE(twice.has_value());
+  EXPECT_EQ(twice.error().code, EalErrc::kBadConfig);
+  EXPECT_FALSE(CheckFilePrefix("a/b").has_value());
+}
+
+// Runs dataplane_node --check-only and returns its exit code and output.
+testing::NodeRun CheckOnly(std::vector<std::string> args) {
+  args.push_back("--check-only");
+  testing::NodeProcess p(TWINSTEP_DATAPLANE_NODE, args);
+  return p.Stop(/*terminate=*/false, 120);
+}
+
+TEST(EalProcessTest, ErrorsAreNamedPlainly) {
+  const std::string prefix = "twdp-eal-" + std::to_string(getpid());
+  const std::string null_port = "net_null0,no-rx=1";
+  auto ok = CheckOnly({"--prefix", prefix + "-ok", "--client", null_port});
+  EXPECT_EQ(ok.exit_code, 0) << ok.output;
+
+  auto lcores = CheckOnly({"--prefix", prefix + "-l", "--client", null_port, "--required-lcores", "3"});
+  EXPECT_EQ(lcores.exit_code, 3);
+  EXPECT_NE(lcores.output.find("too few lcores"), std::string::npos) << lcores.output;
+
+  auto unavailable = CheckOnly({"--prefix", prefix + "-u", "--client", null_port, "--lcore", "4000"});
+  EXPECT_EQ(unavailable.exit_code, 3);
+  EXPECT_NE(unavailable.output.find("lcore 4000"), std::string::npos) << unavailable.output;
+
+  auto pmd = CheckOnly({"--prefix", prefix + "-p", "--client", "net_memif5,role=bogus"});
+  EXPECT_EQ(pmd.exit_code, 4);
+  EXPECT_NE(pmd.output.find("refused the port"), std::string::npos) << pmd.output;
+  EXPECT_NE(pmd.output.find("client port 'net_memif5,role=bogus'"), std::string::npos) << pmd.output;
+
+  // A node holds the prefix; a second one with the same prefix is told so.
+  testing::NodeProcess holder(TWINSTEP_DATAPLANE_NODE, {"--prefix", prefix, "--client", null_port});
+  ASSERT_TRUE(holder.WaitFor("ready", 120));
+  auto busy = CheckOnly({"--prefix", prefix, "--client", null_port});
+  EXPECT_EQ(busy.exit_code, 3);
+  EXPECT_NE(busy.output.find("file prefix is in use"), std::string::npos) << busy.output;
+  EXPECT_EQ(holder.Stop().exit_code, 0);
+}
+
+}  // namespace
+}  // namespace twinstep::dataplane

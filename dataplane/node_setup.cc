@@ -1,0 +1,34 @@
+// Node config -> dataplane set-up (see node_setup.h).
+#include "dataplane/node_setup.h"
+
+namespace twinstep::dataplane {
+
+Expected<DataplaneSetup, EalError> SetupFromNodeConfig(const config::NodeConfig& config) {
+  const auto& d = config.dataplane;
+  DataplaneSetup s;
+  if (d.eal_mode == "simulation") {
+    s.eal.mode = EalMode::kSimulation;
+  } else if (d.eal_mode == "deployed") {
+    s.eal.mode = EalMode::kDeployed;
+  } else {
+    return MakeUnexpected(EalError{EalErrc::kBadConfig, "dataplane.eal_mode '" + d.eal_mode +
+                                                            "' (expected \"simulation\" or \"deployed\")"});
+  }
+  if (d.poll_mode != "adaptive" && d.poll_mode != "busy") {
+    return MakeUnexpected(EalError{EalErrc::kBadConfig, "dataplane.poll_mode '" + d.poll_mode +
+                                                            "' (expected \"adaptive\" or \"busy\")"});
+  }
+  s.eal.file_prefix = d.file_prefix;
+  s.eal.main_lcore = static_cast<int>(d.main_lcore);
+  for (int64_t l : d.lcores) s.eal.lcores.push_back(static_cast<int>(l));
+  // One lcore runs the client, sync and guest loops; busy polling wants it to itself.
+  s.eal.required_lcores = 1;
+  s.eal.hugepages_mib = static_cast<int>(d.hugepages_mib);
+  s.eal.numa_node = static_cast<int>(d.numa_node);
+  s.idle.busy_poll = d.poll_mode == "busy";
+  s.client = {"client", d.client.device, d.client.args};
+  s.sync = {"sync", d.sync.device, d.sync.args};
+  return s;
+}
+
+}  // namespace twinstep::dataplane

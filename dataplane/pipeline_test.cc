@@ -1,0 +1,301 @@
+// The pipeline in one process (one EAL): the comparator conformance suite and
+// golden vectors through a real primary and secondary joined by a memif sync
+// link; solo mode over a memif client port; role changes; port probe errors;
+// the virtio-net backend adapter over the guest port.
+#include "dataplane/pipeline.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <map>
+
+#include "dataplane/comparator/golden.h"
+#include "dataplane/eal.h"
+#include "dataplane/synthetic_guest.h"
+#ifdef TWINSTEP_HAVE_NET_BACKEND
+#include "dataplane/guest_backend.h"
+#endif
+
+namespace twinstep::dataplane {
+namespace {
+
+std::string g_dir;
+std::unique_ptr<EthPort> g_null0, g_null1, g_sync0, g_sync1, g_lan_node, g_lan_client;
+
+class EalEnvironment : public ::testing::Environment {
+ public:
+  void SetUp() override {
+    g_dir = "/tmp/twdp-pl-" + std::to_string(getpid());
+    std::system(("mkdir -p " + g_dir).c_str());
+    EalConfig c;
+    c.file_prefix = "twdp-pl-" + std::to_string(getpid());
+    auto r = InitEal(c);
+    ASSERT_TRUE(r.has_value()) << r.error().Message();
+    auto open = [](const char* role, const char* dev, std::string args, std::unique_ptr<EthPort>* out) {
+      auto p = EthPort::Open({role, dev, std::move(args)}, EalMode::kSimulation);
+      ASSERT_TRUE(p.has_value()) << p.error().Message();
+      *out = std::move(*p);
+    };
+    open("client", "net_null0", "no-rx=1", &g_null0);
+    open("client", "net_null1", "no-rx=1", &g_null1);
+    open("sync", "net_memif0", "role=server,id=0,socket=" + g_dir + "/sync.sock", &g_sync0);
+    open("sync", "net_memif1", "role=client,id=0,socket=" + g_dir + "/sync.sock", &g_sync1);
+    open("client", "net_memif2", "role=server,id=0,socket=" + g_dir + "/lan.sock", &g_lan_node);
+    open("client", "net_memif3", "role=client,id=0,socket=" + g_dir + "/lan.sock", &g_lan_client);
+    for (auto* p : {&g_sync0, &g_sync1, &g_lan_node, &g_lan_client}) ASSERT_TRUE((*p)->WaitLinkUp(30000));
+  }
+  void TearDown() override {
+    for (auto* p : {&g_null0, &g_null1, &g_sync0, &g_sync1, &g_lan_node, &g_lan_client}) p->reset();
+    std::system(("rm -rf " + g_dir).c_str());
+  }
+};
+const auto* const g_env = ::testing::AddGlobalTestEnvironment(new EalEnvironment);
+
+// A frame as the VMM would hand it over: chained 2 KiB segments when it is large.
+rte_mbuf* MakeMbuf(std::span<const uint8_t> frame) {
+  rte_mbuf* head = nullptr;
+  size_t off = 0;
+  do {
+    rte_mbuf* m = rte_pktmbuf_alloc(MbufPool());
+    const size_t n = std::min<size_t>(frame.size() - off, rte_pktmbuf_tailroom(m));
+    std::memcpy(rte_pktmbuf_append(m, static_cast<uint16_t>(n)), frame.data() + off, n);
+    off += n;
+    if (head == nullptr) {
+      head = m;
+    } else if (rte_pktmbuf_chain(head, m) != 0) {
+      rte_pktmbuf_free(m);
+      break;
+    }
+  } while (off < frame.size());
+  return head;
+}
+
+// Collects verdicts, naming each held packet by the vector's handle.
+class Collector final : public PipelineObserver, public ReplicationEvents {
+ public:
+  void OnVerdict(const compare::Verdict& v, const rte_mbuf* m) override {
+    compare::Verdict out = v;
+    if (v.has_event) {
+      auto it = handles.find(m);
+      out.handle = it == handles.end() ? UINT64_MAX : it->second;
+      if (v.kind == compare::VerdictKind::kRelease || v.kind == compare::VerdictKind::kOverflow) handles.erase(m);
+    }
+    got.push_back(out);
+  }
+  void OnDivergence(const DivergenceEvent&) override { ++divergences; }
+  void OnPeerRecord(const wire::Record&, uint64_t, uint64_t) override {}
+  std::map<const rte_mbuf*, uint64_t> handles;
+  std::vector<compare::Verdict> got;
+  uint64_t divergences = 0;
+};
+
+// Polls both pipelines until the primary has `records` digest records or 10 s pass.
+bool PollUntilRecords(Pipeline& p, Pipeline& s, uint64_t records, uint64_t now) {
+  for (int i = 0; i < 1'000'000 && p.stats().records_received < records; ++i) {
+    s.PollOnce(now);
+    p.PollOnce(now);
+    if (i > 1000) usleep(10);
+  }
+  return p.stats().records_received >= records;
+}
+
+// Lets both links go quiet so that the next pipelines start on an empty wire.
+void Drain(Pipeline& p, Pipeline& s, uint64_t now) {
+  for (int i = 0; i < 200; ++i) {
+    p.PollOnce(now);
+    s.PollOnce(now);
+    usleep(200);
+  }
+}
+
+TEST(PipelineTest, ConformanceSuitePassesThroughTheRealPipeline) {
+  const auto paths = compare::GoldenVectorPaths();
+  ASSERT_FALSE(paths.empty());
+  uint64_t epoch_time = 0;
+  for (const auto& path : paths) {
+    auto v = compare::golden::Load(path);
+    ASSERT_TRUE(v.has_value()) << v.error().ToString();
+    PipelineConfig pc;
+    pc.comparator = v->config;
+    pc.advance_interval_ns = UINT64_MAX;  // timeouts run only at the vector's `adv` steps
+    Collector col;
+    GuestPort gp(MbufPool()), gs(MbufPool());
+    pc.role = Role::kPrimary;
+    Pipeline primary(pc, g_null0.get(), g_sync0.get(), &gp, &col);
+    pc.role = Role::kSecondary;
+    Pipeline secondary(pc, g_null1.get(), g_sync1.get(), &gs, nullptr);
+    primary.set_observer(&col);
+    // Vector times restart at 0 for each file; the links' clocks must not run backwards.
+    const uint64_t base = epoch_time;
+    uint64_t records = 0, last = base;
+    size_t failures = 0, verdicts = 0;
+    for (const auto& step : v->steps) {
+      const uint64_t now = base + step.time_ns;
+      last = now;
+      col.got.clear();
+      switch (step.kind) {
+        case compare::golden::StepKind::kOutput: {
+          rte_mbuf* m = MakeMbuf(step.frame);
+          col.handles[m] = step.handle;
+          ASSERT_EQ(gp.GuestTransmit(&m, 1), 1u);
+          primary.PollOnce(now);
+          break;
+        }
+        case compare::golden::StepKind::kSecondary: {
+          rte_mbuf* m = MakeMbuf(step.frame);
+          ASSERT_EQ(gs.GuestTransmit(&m, 1), 1u);
+          secondary.PollOnce(now);
+          ASSERT_TRUE(PollUntilRecords(primary, secondary, ++records, now)) << v->name << ":" << step.line;
+          break;
+        }
+        case compare::golden::StepKind::kRecord: {
+          wire::Record r;
+          r.type = wire::RecordType::kOutputDigest;
+          r.digest = step.record;
+          ASSERT_TRUE(secondary.sync_link().Add(r, now).has_value());
+          secondary.Flush(now);
+          ASSERT_TRUE(PollUntilRecords(primary, secondary, ++records, now)) << v->name << ":" << step.line;
+          break;
+        }
+        case compare::golden::StepKind::kAdvance: primary.AdvanceComparator(now); break;
+        case compare::golden::StepKind::kReleaseAll: primary.CheckpointDone(now); break;
+      }
+      verdicts += col.got.size();
+      std::vector<compare::Verdict> want = step.expect, got = col.got;
+      compare::golden::SortVerdicts(want);
+      compare::golden::SortVerdicts(got);
+      const bool same = want.size() == got.size() &&
+                        std::equal(want.begin(), want.end(), got.begin(), compare::golden::SameVerdict);
+      if (!same && ++failures <= 5) {
+        std::string msg = v->name + ":" + std::to_string(step.line) + ":";
+        for (const auto& w : want) msg += "\n  expected " + compare::golden::ToString(w);
+        for (const auto& g : got) msg += "\n  got      " + compare::golden::ToString(g);
+        ADD_FAILURE() << msg;
+      }
+    }
+    EXPECT_EQ(failures, 0u) << v->name;
+    EXPECT_GT(verdicts, 0u) << v->name;
+    EXPECT_EQ(secondary.stats().client_tx, 0u);
+    Drain(primary, secondary, last);
+    epoch_time = last + 1'000'000'000;
+    // Held packets still in the pipeline are freed by its destructor.
+  }
+}
+
+TEST(PipelineTest, PrimaryGoingSoloReleasesWhatItHeld) {
+  PipelineConfig pc;
+  pc.role = Role::kPrimary;
+  Collector col;
+  GuestPort gp(MbufPool());
+  Pipeline primary(pc, g_null0.get(), nullptr, &gp, &col);
+  primary.set_observer(&col);
+  const std::vector<uint8_t> frame(64, 0xAB);
+  for (int i = 0; i < 5; ++i) {
+    rte_mbuf* m = MakeMbuf(frame);
+    ASSERT_EQ(gp.GuestTransmit(&m, 1), 1u);
+  }
+  primary.PollOnce(1000);
+  EXPECT_EQ(primary.stats().released, 0u);
+  primary.PostRole(Role::kSolo);  // the controller's thread would do this
+  primary.PollOnce(2000);
+  EXPECT_EQ(primary.role(), Role::kSolo);
+  EXPECT_EQ(primary.stats().released, 5u);
+  EXPECT_EQ(primary.stats().client_tx, 5u);
+  rte_mbuf* m = MakeMbuf(frame);
+  ASSERT_EQ(gp.GuestTransmit(&m, 1), 1u);
+  primary.PollOnce(3000);
+  EXPECT_EQ(primary.stats().client_tx, 6u) << "solo releases at once";
+}
+
+TEST(PipelineTest, SoloAnswersClientsThroughTheGuest) {
+  PipelineConfig pc;
+  pc.role = Role::kSolo;
+  GuestPort gp(MbufPool(), 64);
+  SyntheticGuest guest(&gp, MbufPool());
+  Pipeline solo(pc, g_lan_node.get(), nullptr, &gp, nullptr);
+  // A UDP request: Ethernet + IPv4 + UDP + 8 bytes.
+  std::vector<uint8_t> req = {2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x08, 0x00, 0x45, 0, 0, 36, 0, 0, 0, 0, 64, 17, 0, 0,
+                              10, 0, 0, 1, 10, 0, 0, 2, 0x10, 0, 0, 7, 0, 16, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8};
+  const int n = 200;  // more than the guest queue holds: back-pressure, not loss
+  int sent = 0, got = 0;
+  for (int i = 0; i < 200000 && got < n; ++i) {
+    if (sent < n) {
+      rte_mbuf* m = MakeMbuf(req);
+      if (g_lan_client->TxBurst(&m, 1) == 1) {
+        ++sent;
+      } else {
+        rte_pktmbuf_free(m);
+      }
+    }
+    solo.PollOnce(NowNs());
+    if (i % 3 == 0) guest.Poll();  // a slow guest
+    rte_mbuf* rx[32];
+    const uint16_t k = g_lan_client->RxBurst(rx, 32);
+    got += k;
+    if (k) rte_pktmbuf_free_bulk(rx, k);
+  }
+  EXPECT_EQ(got, n);
+  EXPECT_EQ(solo.stats().client_tx, static_cast<uint64_t>(n));
+  EXPECT_EQ(solo.stats().inputs_to_guest, static_cast<uint64_t>(n));
+}
+
+TEST(PipelineTest, ProbeErrorsNameThePortAndTheProblem) {
+  auto pci = ProbePort({"client", "0000:99:1f.7", ""}, EalMode::kDeployed);
+  ASSERT_FALSE(pci.has_value());
+  EXPECT_EQ(pci.error().code, EalErrc::kPortMissing);
+  EXPECT_NE(pci.error().Message().find("0000:99:1f.7"), std::string::npos);
+  auto pci_sim = ProbePort({"client", "0000:99:1f.7", ""}, EalMode::kSimulation);
+  ASSERT_FALSE(pci_sim.has_value());
+  EXPECT_EQ(pci_sim.error().code, EalErrc::kBadConfig);
+  auto bad_arg = ProbePort({"sync", "net_memif9", "role=bogus"}, EalMode::kSimulation);
+  ASSERT_FALSE(bad_arg.has_value());
+  EXPECT_EQ(bad_arg.error().code, EalErrc::kBadPortArgs);
+  EXPECT_NE(bad_arg.error().Message().find("sync port 'net_memif9"), std::string::npos) << bad_arg.error().Message();
+  auto no_iface = ProbePort({"client", "net_af_packet9", "iface=twdp-nonexistent"}, EalMode::kSimulation);
+  ASSERT_FALSE(no_iface.has_value());
+  EXPECT_EQ(no_iface.error().code, EalErrc::kBadPortArgs);
+  auto unnamed = ProbePort({"client", "eth0", ""}, EalMode::kSimulation);
+  ASSERT_FALSE(unnamed.has_value());
+  EXPECT_EQ(unnamed.error().code, EalErrc::kPortMissing);
+  auto again = InitEal({});
+  ASSERT_FALSE(again.has_value());
+  EXPECT_EQ(again.error().code, EalErrc::kAlreadyInitialized);
+}
+
+TEST(GuestPortTest, FullQueuesPushBack) {
+  GuestPort gp(MbufPool(), 4);
+  const std::vector<uint8_t> frame(60, 1);
+  std::vector<rte_mbuf*> ms;
+  for (int i = 0; i < 6; ++i) ms.push_back(MakeMbuf(frame));
+  EXPECT_EQ(gp.PushToGuest(ms.data(), 6), 4u);  // EnqueueBurst: the caller keeps the rest
+  EXPECT_EQ(gp.ToGuestRoom(), 0u);
+  rte_mbuf* out[8];
+  EXPECT_EQ(gp.GuestReceive(out, 8), 4u);
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(out[i], ms[i]) << "order kept";
+  rte_pktmbuf_free_bulk(ms.data(), 6);
+}
+
+#ifdef TWINSTEP_HAVE_NET_BACKEND
+TEST(GuestNetBackendTest, CopiesBothWaysWithBackPressure) {
+  GuestPort gp(MbufPool(), 2);
+  GuestNetBackend be(&gp);
+  const std::vector<uint8_t> frame = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 0x08, 0x00, 42};
+  EXPECT_EQ(be.Send(frame), host::NetStatus::kOk);
+  EXPECT_EQ(be.Send(frame), host::NetStatus::kOk);
+  EXPECT_EQ(be.Send(frame), host::NetStatus::kAgain) << "full: back-pressure, not a drop";
+  rte_mbuf* m[2];
+  ASSERT_EQ(gp.PopFromGuest(m, 2), 2u);
+  EXPECT_EQ(std::vector<uint8_t>(rte_pktmbuf_mtod(m[0], uint8_t*), rte_pktmbuf_mtod(m[0], uint8_t*) + frame.size()), frame);
+  ASSERT_EQ(gp.PushToGuest(m, 2), 2u);
+  uint8_t buf[64];
+  size_t len = 0;
+  ASSERT_EQ(be.Receive(buf, &len), host::NetStatus::kOk);
+  EXPECT_EQ(std::vector<uint8_t>(buf, buf + len), frame);
+  uint8_t tiny[4];
+  EXPECT_EQ(be.Receive(tiny, &len), host::NetStatus::kError);
+  EXPECT_EQ(be.Receive(buf, &len), host::NetStatus::kAgain);
+}
+#endif
+
+}  // namespace
+}  // namespace twinstep::dataplane
