@@ -1,0 +1,164 @@
+// Snapshot file writing, mapping and validation.
+#include "host/snapshot/format.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <memory>
+
+#include "common/crc.h"
+
+namespace twinstep::host {
+namespace {
+
+std::span<const uint8_t> Bytes(const void* p, size_t n) { return {static_cast<const uint8_t*>(p), n}; }
+
+uint32_t HeaderCrc(const SnapshotHeader& h) { return Crc32c(Bytes(&h, offsetof(SnapshotHeader, header_crc))); }
+
+Status WriteAll(int fd, std::span<const uint8_t> b, const std::string& path) {
+  while (!b.empty()) {
+    const ssize_t n = write(fd, b.data(), std::min<size_t>(b.size(), 1 << 30));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return FailErrno(Errc::kIo, "write " + path);
+    }
+    b = b.subspan(static_cast<size_t>(n));
+  }
+  return {};
+}
+
+}  // namespace
+
+std::string SectionName(uint32_t id) {
+  std::string s;
+  for (int i = 0; i < 4; ++i) {
+    const char c = static_cast<char>(id >> (8 * i));
+    s += (c >= 0x20 && c < 0x7f) ? c : '?';
+  }
+  return s;
+}
+
+Status WriteSnapshotFile(const std::string& path, std::span<const SectionData> sections) {
+  std::vector<SectionEntry> table;
+  uint64_t off = sizeof(SnapshotHeader) + sections.size() * sizeof(SectionEntry);
+  for (const SectionData& s : sections) {
+    SectionEntry e{s.id, 0, off, 0, 0};
+    for (auto p : s.parts) {
+      e.size += p.size();
+      e.crc64 = Crc64Update(e.crc64, p);
+    }
+    off += e.size;
+    table.push_back(e);
+  }
+  SnapshotHeader h{};
+  std::memcpy(h.magic, kSnapshotMagic, 8);
+  h.version = kSnapshotVersion;
+  h.section_count = static_cast<uint32_t>(table.size());
+  h.table_offset = sizeof(SnapshotHeader);
+  h.table_crc = Crc32c(Bytes(table.data(), table.size() * sizeof(SectionEntry)));
+  h.header_crc = HeaderCrc(h);
+
+  const std::string tmp = path + ".tmp";
+  const int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return FailErrno(Errc::kIo, "create " + tmp);
+  Status st = WriteAll(fd, Bytes(&h, sizeof h), tmp);
+  if (st) st = WriteAll(fd, Bytes(table.data(), table.size() * sizeof(SectionEntry)), tmp);
+  for (const SectionData& s : sections) {
+    for (auto p : s.parts) {
+      if (st) st = WriteAll(fd, p, tmp);
+    }
+  }
+  if (st && fsync(fd) != 0) st = FailErrno(Errc::kIo, "fsync " + tmp);
+  close(fd);
+  if (st && rename(tmp.c_str(), path.c_str()) != 0) st = FailErrno(Errc::kIo, "rename " + tmp + " to " + path);
+  if (!st) unlink(tmp.c_str());
+  return st;
+}
+
+Result<SnapshotIndex> SnapshotIndex::Parse(std::span<const uint8_t> f) {
+  SnapshotHeader h;
+  if (f.size() < sizeof h) {
+    return Fail(Errc::kSnapshotTruncated, "file of " + std::to_string(f.size()) + " bytes is shorter than the header");
+  }
+  std::memcpy(&h, f.data(), sizeof h);
+  if (std::memcmp(h.magic, kSnapshotMagic, 8) != 0) return Fail(Errc::kSnapshotCorrupt, "bad magic: not a twinstep snapshot");
+  if (h.header_crc != HeaderCrc(h)) return Fail(Errc::kSnapshotCorrupt, "header checksum mismatch");
+  if (h.version != kSnapshotVersion) {
+    return Fail(Errc::kSnapshotVersion, "format version " + std::to_string(h.version) + ", this build reads version " +
+                                            std::to_string(kSnapshotVersion));
+  }
+  if (h.section_count > kMaxSections) {
+    return Fail(Errc::kSnapshotCorrupt, std::to_string(h.section_count) + " sections (at most " +
+                                            std::to_string(kMaxSections) + ")");
+  }
+  const uint64_t table_bytes = uint64_t{h.section_count} * sizeof(SectionEntry);
+  if (h.table_offset > f.size() || table_bytes > f.size() - h.table_offset) {
+    return Fail(Errc::kSnapshotTruncated, "section table ends past the end of the file");
+  }
+  SnapshotIndex idx;
+  idx.file_ = f;
+  idx.table_.resize(h.section_count);
+  std::memcpy(idx.table_.data(), f.data() + h.table_offset, table_bytes);
+  if (Crc32c(Bytes(idx.table_.data(), table_bytes)) != h.table_crc) {
+    return Fail(Errc::kSnapshotCorrupt, "section table checksum mismatch");
+  }
+  for (const SectionEntry& e : idx.table_) {
+    if (e.offset > f.size() || e.size > f.size() - e.offset) {
+      return Fail(Errc::kSnapshotTruncated, "section " + SectionName(e.id) + " (" + std::to_string(e.size) +
+                                                " bytes at " + std::to_string(e.offset) + ") ends past the end of the file");
+    }
+    if (Crc64(f.subspan(e.offset, e.size)) != e.crc64) {
+      return Fail(Errc::kSnapshotCorrupt, "section " + SectionName(e.id) + " checksum mismatch");
+    }
+  }
+  return idx;
+}
+
+bool SnapshotIndex::Find(uint32_t id, std::span<const uint8_t>* out) const {
+  for (const SectionEntry& e : table_) {
+    if (e.id == id) {
+      *out = file_.subspan(e.offset, e.size);
+      return true;
+    }
+  }
+  return false;
+}
+
+Result<std::unique_ptr<SnapshotFile>> SnapshotFile::Open(const std::string& path) {
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return FailErrno(Errc::kIo, "open snapshot " + path);
+  struct stat st {};
+  if (fstat(fd, &st) != 0) {
+    close(fd);
+    return FailErrno(Errc::kIo, "stat " + path);
+  }
+  std::unique_ptr<SnapshotFile> sf(new SnapshotFile());
+  sf->size_ = static_cast<uint64_t>(st.st_size);
+  if (sf->size_ > 0) {
+    sf->map_ = mmap(nullptr, sf->size_, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (sf->map_ == MAP_FAILED) {
+      sf->map_ = nullptr;
+      close(fd);
+      return FailErrno(Errc::kIo, "mmap " + path);
+    }
+  }
+  close(fd);
+  auto idx = SnapshotIndex::Parse({static_cast<const uint8_t*>(sf->map_), sf->size_});
+  if (!idx) {
+    Error e = idx.error();
+    e.detail = path + ": " + e.detail;
+    return MakeUnexpected(e);
+  }
+  sf->index_ = std::move(*idx);
+  return sf;
+}
+
+SnapshotFile::~SnapshotFile() {
+  if (map_ != nullptr) munmap(map_, size_);
+}
+
+}  // namespace twinstep::host
