@@ -220,7 +220,7 @@ uint64_t DigestFrame(std::span<const uint8_t> frame, const FrameInfo& info, uint
   if (frame.size() <= kCopyBytes) head = frame.size();
   if (head <= kCopyBytes) {
     uint8_t buf[kCopyBytes];
-    std::memcpy(buf, frame.data(), head);
+    if (head > 0) std::memcpy(buf, frame.data(), head);  // an empty frame may have no data pointer
     ForEachPatch(info, rel_seq, rel_ack, [&](const Patch& p) { std::memcpy(buf + p.offset, p.bytes, p.length); });
     return Crc64Update(Crc64({buf, head}), frame.subspan(head));
   }
@@ -237,7 +237,7 @@ uint64_t DigestFrame(std::span<const uint8_t> frame, const FrameInfo& info, uint
 size_t NormalizeFrame(std::span<const uint8_t> frame, const FrameInfo& info, uint32_t rel_seq, uint32_t rel_ack,
                       std::span<uint8_t> out) {
   if (out.size() < frame.size()) return 0;
-  std::memcpy(out.data(), frame.data(), frame.size());
+  if (!frame.empty()) std::memcpy(out.data(), frame.data(), frame.size());
   ForEachPatch(info, rel_seq, rel_ack, [&](const Patch& p) { std::memcpy(out.data() + p.offset, p.bytes, p.length); });
   return frame.size();
 }

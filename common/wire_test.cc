@@ -26,8 +26,10 @@ std::vector<uint8_t> OneRecordFrame(const Record& r, FrameType type = FrameType:
   return {f.begin(), f.end()};
 }
 
+// The decoded record's spans point into the frame, so the frame must outlive it.
 Record RoundTrip(const Record& in) {
-  auto frame = OneRecordFrame(in);
+  static std::vector<uint8_t> frame;
+  frame = OneRecordFrame(in);
   auto reader = FrameReader::Parse(frame);
   EXPECT_TRUE(reader.has_value()) << WireErrorMessage(reader.error());
   EXPECT_EQ(reader->header().epoch, 7u);

@@ -5,7 +5,7 @@
 set -uo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 set -e
-"$root/scripts/build.sh" "$root/build-asan" -DTWINSTEP_SANITIZE=ON -DTWINSTEP_PURE_ONLY=ON -DCMAKE_BUILD_TYPE=Debug
+"$root/scripts/build.sh" "$root/build-asan" -DTWINSTEP_SANITIZE=ON -DTWINSTEP_PURE_ONLY=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo
 "$root/scripts/build.sh" "$root/build"
 set +e
 echo "== sanitizer tree (ASan + UBSan): unit and fuzz tests"
