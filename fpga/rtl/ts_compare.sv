@@ -1,0 +1,425 @@
+// Compare-and-release engine (docs/comparator.md): per-flow FIFOs of held
+// primary events and pending secondary records in two linked pools, a
+// fully associative flow table, timeouts by a sweep over the flows, and
+// ReleaseAll by a walk over them. One operation per clock; verdicts leave
+// through m_vd_* (also the source of the packet buffer's release commands).
+`resetall
+`timescale 1ns / 1ps
+`default_nettype none
+
+module ts_compare #(
+    parameter integer FLOWS = 256,    // flows with anything held or pending (hardware bound)
+    parameter integer EVENTS = 1024,  // held events (hardware bound, power of two)
+    parameter integer RECORDS = 1024  // pending records (hardware bound, power of two)
+) (
+    input  wire          clk,
+    input  wire          rst,
+    input  wire          cfg_solo,        // release every event at once (no peer)
+    input  wire [63:0]   cfg_timeout_ns,
+    input  wire [31:0]   cfg_max_held,    // runtime bounds, clamped to the hardware's
+    input  wire [31:0]   cfg_max_records,
+    input  wire [31:0]   cfg_max_flows,
+    input  wire [63:0]   now_ns,
+    input  wire          cmd_release_all,
+    input  wire          cmd_sweep,       // report timeouts as of now_ns
+    // events: the digest of one primary frame and where its bytes are held
+    input  wire          ev_valid,
+    output wire          ev_ready,
+    input  wire [63:0]   ev_flow,
+    input  wire [63:0]   ev_out_seq,
+    input  wire [31:0]   ev_len,
+    input  wire [63:0]   ev_digest,
+    input  wire [31:0]   ev_id,           // names the event in verdicts
+    input  wire [15:0]   ev_buf,          // packet buffer descriptor
+    input  wire          ev_nobuf,        // the packet buffer had no room for it
+    // records from the secondary
+    input  wire          rec_valid,
+    output wire          rec_ready,
+    input  wire [63:0]   rec_flow,
+    input  wire [63:0]   rec_out_seq,
+    input  wire [31:0]   rec_len,
+    input  wire [63:0]   rec_digest,
+    // verdicts: {kind[2:0], has_event, id, buf, flow, out_seq, len, pdigest, sdigest}
+    output wire          m_vd_valid,
+    input  wire          m_vd_ready,
+    output wire [339:0]  m_vd_data,
+    output wire          busy,
+    output wire [64*9-1:0] stat_counters  // comparator.h ComparatorCounters, in order
+);
+    initial begin
+        if (FLOWS < 2 || (EVENTS & (EVENTS - 1)) != 0 || (RECORDS & (RECORDS - 1)) != 0) begin
+            $error("ts_compare: FLOWS >= 2, EVENTS and RECORDS powers of two");
+            $finish;
+        end
+    end
+    localparam integer FW = $clog2(FLOWS);
+    localparam integer EW = $clog2(EVENTS);
+    localparam integer RW = $clog2(RECORDS);
+    localparam [2:0] K_RELEASE = 3'd1, K_MISMATCH = 3'd2, K_MISSING = 3'd3, K_OVERFLOW = 3'd4;
+
+    // Flow table.
+    reg [FLOWS-1:0] f_used_reg = 0, f_div_reg = 0, f_ev_reg = 0, f_rec_reg = 0;
+    reg [63:0]   f_id_reg   [0:FLOWS-1];
+    reg [EW-1:0] f_evh_reg  [0:FLOWS-1];
+    reg [EW-1:0] f_evt_reg  [0:FLOWS-1];
+    reg [RW-1:0] f_rch_reg  [0:FLOWS-1];
+    reg [RW-1:0] f_rct_reg  [0:FLOWS-1];
+    reg [FW:0]   f_count_reg = 0;
+    // Event pool.
+    reg [EW-1:0] e_next_reg [0:EVENTS-1];
+    reg [63:0]   e_seq_reg  [0:EVENTS-1];
+    reg [31:0]   e_len_reg  [0:EVENTS-1];
+    reg [63:0]   e_dig_reg  [0:EVENTS-1];
+    reg [31:0]   e_id_reg   [0:EVENTS-1];
+    reg [15:0]   e_buf_reg  [0:EVENTS-1];
+    reg [63:0]   e_time_reg [0:EVENTS-1];
+    reg [EW:0]   e_used_reg = 0, e_fresh_reg = 0;
+    // Record pool.
+    reg [RW-1:0] r_next_reg [0:RECORDS-1];
+    reg [63:0]   r_seq_reg  [0:RECORDS-1];
+    reg [31:0]   r_len_reg  [0:RECORDS-1];
+    reg [63:0]   r_dig_reg  [0:RECORDS-1];
+    reg [63:0]   r_time_reg [0:RECORDS-1];
+    reg [RW:0]   r_used_reg = 0, r_fresh_reg = 0;
+    // Freed pool entries wait in these rings to be taken again.
+    reg [EW-1:0] e_free_mem [0:EVENTS-1];
+    reg [RW-1:0] r_free_mem [0:RECORDS-1];
+    reg [EW:0]   e_free_wp_reg = 0, e_free_rp_reg = 0;
+    reg [RW:0]   r_free_wp_reg = 0, r_free_rp_reg = 0;
+    wire e_free_empty = e_free_wp_reg == e_free_rp_reg;
+    wire r_free_empty = r_free_wp_reg == r_free_rp_reg;
+    wire [EW-1:0] e_free_head = e_free_mem[e_free_rp_reg[EW-1:0]];
+    wire [RW-1:0] r_free_head = r_free_mem[r_free_rp_reg[RW-1:0]];
+
+    wire [31:0] max_held = (cfg_max_held == 0 || cfg_max_held > EVENTS) ? EVENTS : cfg_max_held;
+    wire [31:0] max_recs = (cfg_max_records == 0 || cfg_max_records > RECORDS) ? RECORDS : cfg_max_records;
+    wire [31:0] max_flows = (cfg_max_flows == 0 || cfg_max_flows > FLOWS) ? FLOWS : cfg_max_flows;
+
+    // Verdict queue: an operation is issued only when it has room.
+    localparam integer VD_LOG2 = 4;
+    reg [339:0] vd_mem [0:(1<<VD_LOG2)-1];
+    reg [VD_LOG2:0] vd_wp_reg = 0, vd_rp_reg = 0;
+    wire vd_empty = vd_wp_reg == vd_rp_reg;
+    wire [VD_LOG2:0] vd_count = vd_wp_reg - vd_rp_reg;
+    wire vd_full = vd_count[VD_LOG2];
+    assign m_vd_valid = !vd_empty;
+    assign m_vd_data = vd_mem[vd_rp_reg[VD_LOG2-1:0]];
+
+    // Which operation runs this clock.
+    reg ra_active_reg = 0, sweep_active_reg = 0;
+    reg [FW-1:0] walk_reg = 0;  // flow slot visited by ReleaseAll or the sweep
+    wire op_ra = ra_active_reg && !vd_full;
+    wire op_ev = !ra_active_reg && ev_valid && !vd_full;
+    wire op_rec = !ra_active_reg && !ev_valid && rec_valid && !vd_full;
+    wire op_sweep = !ra_active_reg && !ev_valid && !rec_valid && sweep_active_reg && !vd_full;
+    assign ev_ready = op_ev;
+    assign rec_ready = op_rec;
+    assign busy = ra_active_reg || sweep_active_reg || !vd_empty || cmd_release_all || cmd_sweep;
+
+    // Flow lookup for the event or record of this clock, and a free slot.
+    wire [63:0] op_flow = ev_valid ? ev_flow : rec_flow;
+    reg hit;
+    reg [FW-1:0] hit_idx, free_idx;
+    integer i;
+    always @* begin
+        hit = 1'b0;
+        hit_idx = 0;
+        free_idx = 0;
+        for (i = FLOWS - 1; i >= 0; i = i - 1) begin
+            if (f_used_reg[i] && f_id_reg[i] == op_flow) begin
+                hit = 1'b1;
+                hit_idx = i[FW-1:0];
+            end
+            if (!f_used_reg[i]) free_idx = i[FW-1:0];
+        end
+    end
+
+    reg [63:0] c_events_reg = 0, c_records_reg = 0, c_rel_match_reg = 0, c_rel_ckpt_reg = 0, c_mismatch_reg = 0,
+               c_miss_rec_reg = 0, c_miss_ev_reg = 0, c_overflow_reg = 0, c_ignored_reg = 0;
+    assign stat_counters = {c_ignored_reg, c_overflow_reg, c_miss_ev_reg, c_miss_rec_reg, c_mismatch_reg,
+                            c_rel_ckpt_reg, c_rel_match_reg, c_records_reg, c_events_reg};
+
+    wire [63:0] deadline = now_ns - cfg_timeout_ns;
+    wire        deadline_ok = now_ns >= cfg_timeout_ns;
+
+    always @(posedge clk) begin : p_engine
+        reg [FW-1:0] s;
+        reg [EW-1:0] e;
+        reg [RW-1:0] r;
+        reg          known, can_take;
+        reg          vd_push, e_free_push, e_free_pop, r_free_push, r_free_pop, pools_clear;
+        reg  [339:0] vd_in;
+        reg  [EW-1:0] e_free_in;
+        reg  [RW-1:0] r_free_in;
+        vd_push = 1'b0;
+        vd_in = 340'd0;
+        e_free_push = 1'b0; e_free_pop = 1'b0; r_free_push = 1'b0; r_free_pop = 1'b0;
+        e_free_in = 0; r_free_in = 0;
+        pools_clear = 1'b0;
+        s = hit_idx;
+        e = 0;
+        r = 0;
+        known = hit;
+        can_take = 1'b0;
+
+        if (op_ev) begin
+            c_events_reg <= c_events_reg + 1;
+            if (cfg_solo) begin
+                vd_push = 1'b1;
+                vd_in = {K_RELEASE, 1'b1, ev_id, ev_buf, ev_flow, ev_out_seq, ev_len, ev_digest, 64'd0};
+                c_rel_match_reg <= c_rel_match_reg + 1;
+            end else if (!hit && {{(31-FW){1'b0}}, f_count_reg} >= max_flows) begin
+                vd_push = 1'b1;
+                vd_in = {K_OVERFLOW, 1'b1, ev_id, ev_buf, ev_flow, ev_out_seq, ev_len, ev_digest, 64'd0};
+                c_overflow_reg <= c_overflow_reg + 1;
+            end else begin
+                if (!hit) begin
+                    s = free_idx;
+                    f_used_reg[s] <= 1'b1;
+                    f_id_reg[s] <= ev_flow;
+                    f_div_reg[s] <= 1'b0;
+                    f_ev_reg[s] <= 1'b0;
+                    f_rec_reg[s] <= 1'b0;
+                    f_count_reg <= f_count_reg + 1'b1;
+                end
+                // A free event slot, if the bounds allow one.
+                can_take = !ev_nobuf && {{(31-EW){1'b0}}, e_used_reg} < max_held &&
+                           (!e_free_empty || e_fresh_reg < EVENTS);
+                e = !e_free_empty ? e_free_head : e_fresh_reg[EW-1:0];
+                if (known && !f_div_reg[s] && f_rec_reg[s]) begin
+                    r = f_rch_reg[s];
+                    r_free_push = 1'b1;
+                    r_free_in = r;
+                    r_used_reg <= r_used_reg - 1'b1;
+                    if (r == f_rct_reg[s]) f_rec_reg[s] <= 1'b0;
+                    else f_rch_reg[s] <= r_next_reg[r];
+                    if (!ev_nobuf && ev_out_seq == r_seq_reg[r] && ev_len == r_len_reg[r] && ev_digest == r_dig_reg[r]) begin
+                        vd_push = 1'b1;
+                        vd_in = {K_RELEASE, 1'b1, ev_id, ev_buf, ev_flow, ev_out_seq, ev_len, ev_digest, r_dig_reg[r]};
+                        c_rel_match_reg <= c_rel_match_reg + 1;
+                        if (r == f_rct_reg[s] && !f_ev_reg[s]) begin  // nothing left: forget the flow
+                            f_used_reg[s] <= 1'b0;
+                            f_count_reg <= f_count_reg - 1'b1;
+                        end
+                    end else begin
+                        vd_push = 1'b1;
+                        f_div_reg[s] <= 1'b1;
+                        if (can_take) begin
+                            vd_in = {K_MISMATCH, 1'b1, ev_id, ev_buf, ev_flow, ev_out_seq, ev_len, ev_digest, r_dig_reg[r]};
+                            c_mismatch_reg <= c_mismatch_reg + 1;
+                        end else begin
+                            vd_in = {K_OVERFLOW, 1'b1, ev_id, ev_buf, ev_flow, ev_out_seq, ev_len, ev_digest, r_dig_reg[r]};
+                            c_overflow_reg <= c_overflow_reg + 1;
+                        end
+                    end
+                end else begin
+                    if (!can_take) begin
+                        vd_push = 1'b1;
+                        vd_in = {K_OVERFLOW, 1'b1, ev_id, ev_buf, ev_flow, ev_out_seq, ev_len, ev_digest, 64'd0};
+                        c_overflow_reg <= c_overflow_reg + 1;
+                        f_div_reg[s] <= 1'b1;
+                    end
+                end
+                // Hold the event unless it was released or overflowed.
+                if (can_take && !(vd_push && (vd_in[339:337] == K_RELEASE || vd_in[339:337] == K_OVERFLOW))) begin
+                    if (!e_free_empty) e_free_pop = 1'b1;
+                    else e_fresh_reg <= e_fresh_reg + 1'b1;
+                    e_used_reg <= e_used_reg + 1'b1;
+                    e_seq_reg[e] <= ev_out_seq;
+                    e_len_reg[e] <= ev_len;
+                    e_dig_reg[e] <= ev_digest;
+                    e_id_reg[e] <= ev_id;
+                    e_buf_reg[e] <= ev_buf;
+                    e_time_reg[e] <= now_ns;
+                    if (known && f_ev_reg[s]) e_next_reg[f_evt_reg[s]] <= e;
+                    else f_evh_reg[s] <= e;
+                    f_evt_reg[s] <= e;
+                    f_ev_reg[s] <= 1'b1;
+                end
+            end
+        end
+
+        if (op_rec) begin
+            c_records_reg <= c_records_reg + 1;
+            if (!hit && {{(31-FW){1'b0}}, f_count_reg} >= max_flows) begin
+                vd_push = 1'b1;
+                vd_in = {K_OVERFLOW, 1'b0, 32'd0, 16'd0, rec_flow, rec_out_seq, rec_len, 64'd0, rec_digest};
+                c_overflow_reg <= c_overflow_reg + 1;
+            end else begin
+                if (!hit) begin
+                    s = free_idx;
+                    f_used_reg[s] <= 1'b1;
+                    f_id_reg[s] <= rec_flow;
+                    f_div_reg[s] <= 1'b0;
+                    f_ev_reg[s] <= 1'b0;
+                    f_rec_reg[s] <= 1'b0;
+                    f_count_reg <= f_count_reg + 1'b1;
+                end
+                if (known && f_div_reg[s]) begin
+                    c_ignored_reg <= c_ignored_reg + 1;
+                end else if (known && f_ev_reg[s]) begin
+                    e = f_evh_reg[s];
+                    vd_push = 1'b1;
+                    if (e_seq_reg[e] == rec_out_seq && e_len_reg[e] == rec_len && e_dig_reg[e] == rec_digest) begin
+                        vd_in = {K_RELEASE, 1'b1, e_id_reg[e], e_buf_reg[e], rec_flow, e_seq_reg[e], e_len_reg[e],
+                                 e_dig_reg[e], rec_digest};
+                        c_rel_match_reg <= c_rel_match_reg + 1;
+                        e_free_push = 1'b1;
+                        e_free_in = e;
+                        e_used_reg <= e_used_reg - 1'b1;
+                        if (e == f_evt_reg[s]) begin
+                            f_ev_reg[s] <= 1'b0;
+                            if (!f_rec_reg[s]) begin
+                                f_used_reg[s] <= 1'b0;
+                                f_count_reg <= f_count_reg - 1'b1;
+                            end
+                        end else begin
+                            f_evh_reg[s] <= e_next_reg[e];
+                        end
+                    end else begin
+                        vd_in = {K_MISMATCH, 1'b1, e_id_reg[e], e_buf_reg[e], rec_flow, e_seq_reg[e], e_len_reg[e],
+                                 e_dig_reg[e], rec_digest};
+                        c_mismatch_reg <= c_mismatch_reg + 1;
+                        f_div_reg[s] <= 1'b1;
+                    end
+                end else if ({{(31-RW){1'b0}}, r_used_reg} < max_recs && (!r_free_empty || r_fresh_reg < RECORDS)) begin
+                    r = !r_free_empty ? r_free_head : r_fresh_reg[RW-1:0];
+                    if (!r_free_empty) r_free_pop = 1'b1;
+                    else r_fresh_reg <= r_fresh_reg + 1'b1;
+                    r_used_reg <= r_used_reg + 1'b1;
+                    r_seq_reg[r] <= rec_out_seq;
+                    r_len_reg[r] <= rec_len;
+                    r_dig_reg[r] <= rec_digest;
+                    r_time_reg[r] <= now_ns;
+                    if (known && f_rec_reg[s]) r_next_reg[f_rct_reg[s]] <= r;
+                    else f_rch_reg[s] <= r;
+                    f_rct_reg[s] <= r;
+                    f_rec_reg[s] <= 1'b1;
+                end else begin
+                    vd_push = 1'b1;
+                    vd_in = {K_OVERFLOW, 1'b0, 32'd0, 16'd0, rec_flow, rec_out_seq, rec_len, 64'd0, rec_digest};
+                    c_overflow_reg <= c_overflow_reg + 1;
+                    f_div_reg[s] <= 1'b1;
+                end
+            end
+        end
+
+        if (op_sweep) begin
+            s = walk_reg;
+            e = f_evh_reg[s];
+            r = f_rch_reg[s];
+            if (deadline_ok && f_used_reg[s] && !f_div_reg[s] && f_ev_reg[s] && e_time_reg[e] <= deadline) begin
+                vd_push = 1'b1;
+                vd_in = {K_MISSING, 1'b1, e_id_reg[e], e_buf_reg[e], f_id_reg[s], e_seq_reg[e], e_len_reg[e],
+                         e_dig_reg[e], 64'd0};
+                c_miss_rec_reg <= c_miss_rec_reg + 1;
+                f_div_reg[s] <= 1'b1;
+            end else if (deadline_ok && f_used_reg[s] && f_rec_reg[s] && r_time_reg[r] <= deadline) begin
+                // Drop the flow's oldest record; stay on this flow for the next one.
+                r_free_push = 1'b1;
+                r_free_in = r;
+                r_used_reg <= r_used_reg - 1'b1;
+                if (r == f_rct_reg[s]) f_rec_reg[s] <= 1'b0;
+                else f_rch_reg[s] <= r_next_reg[r];
+                if (f_div_reg[s]) begin
+                    c_ignored_reg <= c_ignored_reg + 1;
+                end else begin
+                    vd_push = 1'b1;
+                    vd_in = {K_MISSING, 1'b0, 32'd0, 16'd0, f_id_reg[s], r_seq_reg[r], r_len_reg[r], 64'd0, r_dig_reg[r]};
+                    c_miss_ev_reg <= c_miss_ev_reg + 1;
+                    f_div_reg[s] <= 1'b1;
+                end
+            end else begin
+                walk_reg <= walk_reg + 1'b1;
+                if (walk_reg == FLOWS - 1) begin
+                    walk_reg <= 0;
+                    sweep_active_reg <= 1'b0;
+                end
+            end
+        end
+
+        if (op_ra) begin
+            s = walk_reg;
+            e = f_evh_reg[s];
+            if (f_used_reg[s] && f_ev_reg[s]) begin
+                vd_push = 1'b1;
+                vd_in = {K_RELEASE, 1'b1, e_id_reg[e], e_buf_reg[e], f_id_reg[s], e_seq_reg[e], e_len_reg[e],
+                         e_dig_reg[e], 64'd0};
+                c_rel_ckpt_reg <= c_rel_ckpt_reg + 1;
+                if (e == f_evt_reg[s]) f_ev_reg[s] <= 1'b0;
+                else f_evh_reg[s] <= e_next_reg[e];
+            end else begin
+                walk_reg <= walk_reg + 1'b1;
+                if (walk_reg == FLOWS - 1) begin
+                    walk_reg <= 0;
+                    ra_active_reg <= 1'b0;
+                    pools_clear = 1'b1;
+                    f_used_reg <= 0;
+                    f_div_reg <= 0;
+                    f_ev_reg <= 0;
+                    f_rec_reg <= 0;
+                    f_count_reg <= 0;
+                    e_used_reg <= 0;
+                    e_fresh_reg <= 0;
+                    r_used_reg <= 0;
+                    r_fresh_reg <= 0;
+                end
+            end
+        end
+
+        if (vd_push) begin
+            vd_mem[vd_wp_reg[VD_LOG2-1:0]] <= vd_in;
+            vd_wp_reg <= vd_wp_reg + 1'b1;
+        end
+        if (m_vd_valid && m_vd_ready) vd_rp_reg <= vd_rp_reg + 1'b1;
+        if (e_free_push) begin
+            e_free_mem[e_free_wp_reg[EW-1:0]] <= e_free_in;
+            e_free_wp_reg <= e_free_wp_reg + 1'b1;
+        end
+        if (e_free_pop) e_free_rp_reg <= e_free_rp_reg + 1'b1;
+        if (r_free_push) begin
+            r_free_mem[r_free_wp_reg[RW-1:0]] <= r_free_in;
+            r_free_wp_reg <= r_free_wp_reg + 1'b1;
+        end
+        if (r_free_pop) r_free_rp_reg <= r_free_rp_reg + 1'b1;
+        if (pools_clear) begin
+            e_free_wp_reg <= 0;
+            e_free_rp_reg <= 0;
+            r_free_wp_reg <= 0;
+            r_free_rp_reg <= 0;
+        end
+
+        if (cmd_sweep && !ra_active_reg) sweep_active_reg <= 1'b1;
+        if (cmd_release_all) begin
+            ra_active_reg <= 1'b1;
+            sweep_active_reg <= 1'b0;
+            walk_reg <= 0;
+        end
+
+        if (rst) begin
+            f_used_reg <= 0;
+            f_div_reg <= 0;
+            f_ev_reg <= 0;
+            f_rec_reg <= 0;
+            f_count_reg <= 0;
+            e_used_reg <= 0;
+            e_fresh_reg <= 0;
+            r_used_reg <= 0;
+            r_fresh_reg <= 0;
+            ra_active_reg <= 1'b0;
+            sweep_active_reg <= 1'b0;
+            walk_reg <= 0;
+            vd_wp_reg <= 0;
+            vd_rp_reg <= 0;
+            e_free_wp_reg <= 0;
+            e_free_rp_reg <= 0;
+            r_free_wp_reg <= 0;
+            r_free_rp_reg <= 0;
+            c_events_reg <= 0; c_records_reg <= 0; c_rel_match_reg <= 0; c_rel_ckpt_reg <= 0;
+            c_mismatch_reg <= 0; c_miss_rec_reg <= 0; c_miss_ev_reg <= 0; c_overflow_reg <= 0; c_ignored_reg <= 0;
+        end
+    end
+
+endmodule
+
+`resetall

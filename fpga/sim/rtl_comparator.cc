@@ -1,0 +1,102 @@
+// RTL comparator backend (see rtl_comparator.h).
+#include "fpga/sim/rtl_comparator.h"
+
+#include <bit>
+
+#include "fpga/csr_map.h"
+
+namespace twinstep::fpga {
+
+RtlComparator::RtlComparator(const compare::ComparatorConfig& config, compare::VerdictSink* sink,
+                             const RtlModelOptions& options, bool* healthy_out)
+    : sink_(sink), model_(std::make_unique<RtlModel>(options)), healthy_out_(healthy_out) {
+  RtlModel& m = *model_;
+  m.WriteCsr(csr::kTimeoutLo, static_cast<uint32_t>(config.compare_timeout_ns));
+  m.WriteCsr(csr::kTimeoutHi, static_cast<uint32_t>(config.compare_timeout_ns >> 32));
+  m.WriteCsr(csr::kMaxHeld, config.max_held_events);
+  m.WriteCsr(csr::kMaxRecords, config.max_pending_records);
+  m.WriteCsr(csr::kMaxFlows, config.max_flows);
+  // The software digester holds bit_ceil(digester_flows) flows (common/digest.h).
+  m.WriteCsr(csr::kSeqFlows, std::bit_ceil(config.digester_flows));
+  m.WriteCsr(csr::kCtrl, csr::kCtrlEnable | csr::kModePrimary | csr::kCtrlHostTime);
+}
+
+void RtlComparator::SetTime(uint64_t now_ns) {
+  if (now_ns == time_ns_) return;
+  model_->WriteCsr(csr::kTimeLo, static_cast<uint32_t>(now_ns));
+  model_->WriteCsr(csr::kTimeHi, static_cast<uint32_t>(now_ns >> 32));
+  time_ns_ = now_ns;
+}
+
+void RtlComparator::Settle() {
+  if (!model_->Run()) {
+    healthy_ = false;
+    if (healthy_out_) *healthy_out_ = false;
+  }
+  for (const RtlVerdict& r : model_->verdicts()) {
+    compare::Verdict v;
+    v.kind = static_cast<compare::VerdictKind>(r.kind);
+    v.has_event = r.has_event;
+    v.flow = r.flow;
+    v.out_seq = r.out_seq;
+    v.length = r.length;
+    v.primary_digest = r.primary_digest;
+    v.secondary_digest = r.secondary_digest;
+    if (r.has_event) {
+      auto it = handles_.find(r.event_id);
+      v.handle = it == handles_.end() ? 0 : it->second;
+      // Released or not held: the RTL will not name this event again.
+      if (it != handles_.end() && (v.kind == compare::VerdictKind::kRelease ||
+                                   v.kind == compare::VerdictKind::kOverflow)) {
+        handles_.erase(it);
+      }
+    }
+    sink_->OnVerdict(v);
+  }
+  model_->verdicts().clear();
+  model_->tx_frames().clear();
+}
+
+void RtlComparator::SubmitOutput(std::span<const uint8_t> frame, uint64_t handle, uint64_t now_ns) {
+  SetTime(now_ns);
+  const uint32_t id = next_id_++;
+  handles_[id] = handle;
+  model_->QueueFrame(frame, id);
+  Settle();
+}
+
+void RtlComparator::SubmitRecord(const wire::OutputDigest& record, uint64_t now_ns) {
+  SetTime(now_ns);
+  model_->QueueRecord(record.flow, record.out_seq, record.length, record.digest);
+  Settle();
+}
+
+void RtlComparator::Advance(uint64_t now_ns) {
+  SetTime(now_ns);
+  model_->WriteCsr(csr::kCmd, csr::kCmdSweep);
+  Settle();
+}
+
+void RtlComparator::ReleaseAll(uint64_t now_ns) {
+  SetTime(now_ns);
+  model_->WriteCsr(csr::kCmd, csr::kCmdReleaseAll);
+  Settle();
+}
+
+compare::ComparatorCounters RtlComparator::counters() const {
+  RtlModel& m = *model_;
+  auto c = [&](csr::Counter i) { return m.ReadCsr64(csr::CounterAddr(i)); };
+  compare::ComparatorCounters out;
+  out.events = c(csr::kCounterEvents);
+  out.records = c(csr::kCounterRecords);
+  out.released_matched = c(csr::kCounterReleasedMatched);
+  out.released_checkpoint = c(csr::kCounterReleasedCheckpoint);
+  out.mismatches = c(csr::kCounterMismatches);
+  out.missing_records = c(csr::kCounterMissingRecords);
+  out.missing_events = c(csr::kCounterMissingEvents);
+  out.overflows = c(csr::kCounterOverflows);
+  out.records_ignored = c(csr::kCounterRecordsIgnored);
+  return out;
+}
+
+}  // namespace twinstep::fpga
