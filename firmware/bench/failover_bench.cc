@@ -151,9 +151,12 @@ int main(int argc, char** argv) {
   uint64_t interval_ns = 100'000;
   uint32_t k = 5;
   std::string part = "all";
+  std::string etcd_parent = "/tmp";
   for (int i = 1; i < argc; ++i) {
     if (std::strncmp(argv[i], "--part=", 7) == 0) {
       part = argv[i] + 7;
+    } else if (std::strncmp(argv[i], "--etcd-parent=", 14) == 0) {
+      etcd_parent = argv[i] + 14;
     } else if (std::strncmp(argv[i], "--trials=", 9) == 0) {
       trials = std::atoi(argv[i] + 9);
     } else if (std::strncmp(argv[i], "--interval-us=", 14) == 0) {
@@ -161,7 +164,7 @@ int main(int argc, char** argv) {
     } else if (std::strncmp(argv[i], "--k=", 4) == 0) {
       k = static_cast<uint32_t>(std::atoi(argv[i] + 4));
     } else {
-      std::fprintf(stderr, "usage: %s [--trials=N] [--interval-us=US] [--k=K] [--part=all|detection|grant|etcd]\n  unknown argument: %s\n", argv[0],
+      std::fprintf(stderr, "usage: %s [--trials=N] [--interval-us=US] [--k=K] [--part=all|detection|grant|etcd] [--etcd-parent=DIR]\n  unknown argument: %s\n", argv[0],
                    argv[i]);
       return 2;
     }
@@ -185,7 +188,7 @@ int main(int argc, char** argv) {
   }
   if (part == "detection") return 0;
   std::string error;
-  auto etcd = witness::EtcdProcess::Start(&error);
+  auto etcd = witness::EtcdProcess::Start(&error, etcd_parent);
   if (!etcd) {
     std::fprintf(stderr, "failover_bench: cannot start etcd: %s\n", error.c_str());
     return 1;

@@ -38,11 +38,11 @@ int FreePort() {
 
 }  // namespace
 
-std::unique_ptr<EtcdProcess> EtcdProcess::Start(std::string* error) {
+std::unique_ptr<EtcdProcess> EtcdProcess::Start(std::string* error, const std::string& parent_dir) {
   std::unique_ptr<EtcdProcess> p(new EtcdProcess());
-  char tmpl[] = "/tmp/twinstep-etcd-XXXXXX";
-  if (mkdtemp(tmpl) == nullptr) {
-    *error = "mkdtemp failed";
+  std::string tmpl = parent_dir + "/twinstep-etcd-XXXXXX";
+  if (mkdtemp(tmpl.data()) == nullptr) {
+    *error = "cannot create a temporary directory under " + parent_dir;
     return nullptr;
   }
   p->dir_ = tmpl;

@@ -11,9 +11,10 @@ namespace twinstep::witness {
 
 class EtcdProcess {
  public:
-  // Starts `etcd` from PATH and waits until it serves; nullptr and *error set
-  // if it cannot (for example: etcd not installed).
-  static std::unique_ptr<EtcdProcess> Start(std::string* error);
+  // Starts `etcd` from PATH with its data dir under `parent_dir` and waits
+  // until it serves; nullptr and *error set if it cannot (for example: etcd
+  // not installed).
+  static std::unique_ptr<EtcdProcess> Start(std::string* error, const std::string& parent_dir = "/tmp");
   ~EtcdProcess();
   EtcdProcess(const EtcdProcess&) = delete;
   EtcdProcess& operator=(const EtcdProcess&) = delete;
