@@ -133,9 +133,11 @@ void Pair::RunFor(uint64_t ns, uint64_t step_ns) {
       StepHost(*n);
       n->sup.Poll();
     }
-    const bool a_open = a.nic_alive && a.sup.gate_open();
-    const bool b_open = b.nic_alive && b.sup.gate_open();
-    if (a_open && b_open && a.sup.epoch() == b.sup.epoch()) split_brain_seen = true;
+    for (Node* n : {&a, &b}) {
+      if (!n->nic_alive || !n->sup.gate_open()) continue;
+      auto [it, fresh] = live_at_epoch.emplace(n->sup.epoch(), n->node_id);
+      if (!fresh && it->second != n->node_id) split_brain_seen = true;
+    }
     clock.Advance(step_ns);
   }
 }

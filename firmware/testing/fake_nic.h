@@ -144,7 +144,8 @@ class Pair {
   MemoryWitness witness;
   Node a;
   Node b;
-  bool split_brain_seen = false;  // two open gates in one epoch, ever
+  bool split_brain_seen = false;  // two open gates in one epoch, ever (at once or not)
+  std::map<uint64_t, uint32_t> live_at_epoch;  // the node whose gate was open in each epoch
 
  private:
   void StepHost(Node& n);
