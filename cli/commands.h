@@ -10,5 +10,6 @@ namespace twinstep::cli {
 // exit code in *exit_code (main() is the only place that ends the process).
 void AddBenchCommand(CLI::App& app, int* exit_code);
 void AddTuneCommand(CLI::App& app, int* exit_code);  // cli/tune/tune.cc
+void AddVmCommand(CLI::App& app, int* exit_code);    // cli/vm.cc
 
 }  // namespace twinstep::cli

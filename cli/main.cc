@@ -10,6 +10,7 @@ int main(int argc, char** argv) {
   int exit_code = 0;
   twinstep::cli::AddBenchCommand(app, &exit_code);
   twinstep::cli::AddTuneCommand(app, &exit_code);
+  twinstep::cli::AddVmCommand(app, &exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
