@@ -18,14 +18,15 @@ struct BenchResult {
 };
 
 // Copies `buffer_mib` MiB in 4 KiB pages (as a checkpoint copies dirty pages),
-// `rounds` times, and reports the best round in GB/s; `detail` gives the time
+// `rounds` times, and reports the best round in GB/s of this thread's CPU
+// time (so that other processes on a shared machine skew it less); `detail` gives the time
 // a checkpoint of `dirty_page_bound` pages would spend copying.
 BenchResult MeasureMemcpy(int64_t buffer_mib, int rounds, int64_t dirty_page_bound);
 
-// Hook: matches per second of each comparator backend built in
-// (dataplane/comparator). Until the comparator offers a benchmark entry
-// point, it reports "not available in this build".
-std::vector<BenchResult> ComparatorRateBench();
+// Hook: matches per second of each comparator backend built into twinstep
+// (dataplane/comparator's BenchComparator, for about `seconds` of CPU time
+// each); backends not built in report "not available in this build".
+std::vector<BenchResult> ComparatorRateBench(double seconds);
 
 // Hook: round trip and bulk bandwidth of the sync link over a loopback memif
 // pair (dataplane/). Until the dataplane offers one, it reports "not

@@ -108,7 +108,7 @@ int RunTune(const TuneOptions& o, std::string* out, std::string* err) {
     r.benches_skipped = "--no-bench";
   } else {
     r.benches.push_back(MeasureMemcpy(o.bench_mib, 3, node_config.replication.dirty_page_bound));
-    for (auto& b : ComparatorRateBench()) r.benches.push_back(std::move(b));
+    for (auto& b : ComparatorRateBench(0.5)) r.benches.push_back(std::move(b));
     for (auto& b : SyncLinkBench()) r.benches.push_back(std::move(b));
   }
 
