@@ -69,7 +69,10 @@ class EthPort {
   EthPortStats stats_;
 };
 
-// Wall-clock nanoseconds for timers (CLOCK_MONOTONIC through the vDSO).
+// Monotonic nanoseconds for timers: the TSC once the EAL has calibrated it,
+// CLOCK_MONOTONIC before. Only differences are meaningful.
 uint64_t NowNs();
+// CPU time of the calling thread (benchmarks on shared cores report both).
+uint64_t ThreadCpuNs();
 
 }  // namespace twinstep::dataplane

@@ -283,7 +283,10 @@ size_t Pipeline::PollGuestTx(uint64_t now_ns) {
 
 size_t Pipeline::PollSync(uint64_t now_ns) {
   size_t work = 0;
+  // Mirrored inputs wait in the link (unacknowledged) while the guest is slow.
+  const size_t budget = role_ == Role::kPrimary ? SIZE_MAX : guest_->ToGuestRoom();
   if (sync_) {
+    link_->set_direct_budget(budget);
     rte_mbuf* pkts[64];
     const uint16_t n = sync_->RxBurst(pkts, 64);
     for (uint16_t i = 0; i < n; ++i) {
@@ -292,9 +295,7 @@ size_t Pipeline::PollSync(uint64_t now_ns) {
     if (n) rte_pktmbuf_free_bulk(pkts, n);
     work += n;
   }
-  // Mirrored inputs wait in the link (unacknowledged) while the guest is slow.
-  const size_t budget = role_ == Role::kPrimary ? SIZE_MAX : guest_->ToGuestRoom();
-  const size_t delivered = link_->Deliver(budget, now_ns);
+  const size_t delivered = link_->Deliver(role_ == Role::kPrimary ? SIZE_MAX : guest_->ToGuestRoom(), now_ns);
   if (delivered == 0 && link_->NextFrameRecords() > 0) ++stats_.guest_backpressure;
   return work + delivered;
 }

@@ -259,6 +259,15 @@ void SyncLink::OnData(const wire::FrameReader& reader, std::span<const uint8_t> 
     return;
   }
   RxSlot& s = rx_slots_[seq & mask_];
+  // Fast path: the next frame in order, and the consumer has room: deliver it
+  // straight from the port's buffer, without a copy into the reorder buffer.
+  if (seq == rx_delivered_ + 1 && !s.present && reader.header().record_count <= direct_budget_) {
+    wire::FrameReader r = reader;
+    direct_budget_ -= DeliverFrame(r, now_ns);
+    rx_highest_ = std::max(rx_highest_, seq);
+    rx_nacked_to_ = std::max(rx_nacked_to_, seq);
+    return;
+  }
   if (s.present) {
     ++stats_.duplicates;
     return;
@@ -323,6 +332,25 @@ uint16_t SyncLink::NextFrameRecords() const {
   return reader ? std::max<uint16_t>(reader->header().record_count, 1) : 1;
 }
 
+size_t SyncLink::DeliverFrame(wire::FrameReader& reader, uint64_t now_ns) {
+  size_t delivered = 0;
+  const uint64_t epoch = reader.header().epoch;
+  while (!reader.Done()) {
+    auto r = reader.Next();
+    if (!r) {
+      ++stats_.malformed;  // the rest of this frame is lost; the link keeps going
+      break;
+    }
+    sink_->OnRecord(*r, epoch, now_ns);
+    ++delivered;
+  }
+  rx_delivered_ = reader.header().seq;
+  if (!ack_pending_) ack_pending_since_ns_ = now_ns;
+  ack_pending_ = true;
+  stats_.records_delivered += delivered;
+  return delivered;
+}
+
 size_t SyncLink::Deliver(size_t max_records, uint64_t now_ns) {
   size_t delivered = 0;
   for (;;) {
@@ -331,24 +359,13 @@ size_t SyncLink::Deliver(size_t max_records, uint64_t now_ns) {
     if (!s.present) break;
     auto reader = wire::FrameReader::Parse({RxBuf(seq), s.bytes});  // checked once already: cannot fail
     if (reader && delivered + reader->header().record_count > max_records) break;
-    if (reader) {
-      const uint64_t epoch = reader->header().epoch;
-      while (!reader->Done()) {
-        auto r = reader->Next();
-        if (!r) {
-          ++stats_.malformed;  // the rest of this frame is lost; the link keeps going
-          break;
-        }
-        sink_->OnRecord(*r, epoch, now_ns);
-        ++delivered;
-      }
-    }
     s.present = false;
-    rx_delivered_ = seq;
-    if (!ack_pending_) ack_pending_since_ns_ = now_ns;
-    ack_pending_ = true;
+    if (reader) {
+      delivered += DeliverFrame(*reader, now_ns);
+    } else {
+      rx_delivered_ = seq;
+    }
   }
-  stats_.records_delivered += delivered;
   return delivered;
 }
 

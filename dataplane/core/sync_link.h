@@ -97,8 +97,12 @@ class SyncLink {
   Expected<void, SyncError> SendPriority(const wire::Heartbeat& heartbeat, uint64_t now_ns);
 
   // A frame from the sync port. Acks, nacks and priority records act at once;
-  // data frames wait in the reorder buffer for Deliver.
+  // the next in-order data frame goes straight to the sink while the direct
+  // budget lasts; other data frames wait in the reorder buffer for Deliver.
   void OnFrame(std::span<const uint8_t> frame, uint64_t now_ns);
+  // Records the sink can take during the following OnFrame calls (default 0:
+  // every data frame waits for Deliver).
+  void set_direct_budget(size_t records) { direct_budget_ = records; }
   // Hands in-order frames' records to the sink, whole frames only, while the
   // next frame holds at most `max_records` more. Returns records delivered.
   size_t Deliver(size_t max_records, uint64_t now_ns);
@@ -133,6 +137,7 @@ class SyncLink {
   void OnAck(uint64_t cumulative, uint64_t sack, uint64_t now_ns);
   void OnNack(const wire::Nack& nack, uint64_t now_ns);
   void OnData(const wire::FrameReader& reader, std::span<const uint8_t> frame, uint64_t now_ns);
+  size_t DeliverFrame(wire::FrameReader& reader, uint64_t now_ns);  // sets rx_delivered_ to its seq
   void SendAck(uint64_t now_ns);
   void SendNack(uint64_t first, uint64_t count);
   void SendControlFrame(wire::FrameType type, const wire::Record* records, size_t n);
@@ -165,6 +170,7 @@ class SyncLink {
   uint64_t rx_delivered_ = 0;
   uint64_t rx_highest_ = 0;   // highest sequence buffered
   uint64_t rx_nacked_to_ = 0; // gaps up to here were nacked already
+  size_t direct_budget_ = 0;
   bool ack_pending_ = false;
   uint64_t ack_pending_since_ns_ = 0;
   std::vector<uint8_t> scratch_;  // ack, nack, priority and retransmit frames

@@ -75,6 +75,8 @@ struct LinkPair {
   // Moves every queued frame across, delivers, runs both timers; `step_ns` of time passes.
   void Step(uint64_t step_ns = 10'000, size_t deliver_budget = SIZE_MAX) {
     now += step_ns;
+    a.set_direct_budget(direct ? deliver_budget : 0);
+    b.set_direct_budget(direct ? deliver_budget : 0);
     while (!a_to_b.queue.empty()) {
       auto f = std::move(a_to_b.queue.front());
       a_to_b.queue.pop_front();
@@ -91,6 +93,7 @@ struct LinkPair {
     b.Poll(now);
   }
   uint64_t now = 1'000'000;
+  bool direct = true;  // in-order frames skip the reorder buffer while the budget lasts
   LossyWire a_to_b, b_to_a;
   CollectSink sink_a, sink_b;
   SyncLink a, b;

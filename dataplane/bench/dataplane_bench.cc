@@ -1,0 +1,215 @@
+// dataplane_bench: the dataplane's figures for docs/BENCHMARKS.md, in one
+// process (one EAL, lcores 0 and 1), all ports memif pairs:
+//   latency     64-byte UDP request/response round trip through a solo node
+//               (passthrough, no replication) and through primary + secondary;
+//   throughput  requests per second through the same two set-ups;
+//   sync        sync-link round trip and bulk checkpoint transfer.
+// The load generator and the node under test (primary or solo, with its
+// synthetic guest) share the main lcore's thread; the secondary polls on lcore 1.
+#include <rte_launch.h>
+#include <rte_lcore.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "dataplane/eal.h"
+#include "dataplane/pipeline.h"
+#include "dataplane/sync_bench.h"
+#include "dataplane/synthetic_guest.h"
+
+using namespace twinstep::dataplane;
+
+namespace {
+
+std::unique_ptr<EthPort> Open(const char* role, const std::string& dev, const std::string& args) {
+  auto p = EthPort::Open({role, dev, args}, EalMode::kSimulation);
+  if (!p) {
+    std::fprintf(stderr, "error: %s\n", p.error().Message().c_str());
+    std::exit(1);  // main-only helper binary: this is its main's error path
+  }
+  return std::move(*p);
+}
+
+rte_mbuf* Request(uint32_t index) {
+  static const uint8_t tmpl[64] = {2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x08, 0x00, 0x45, 0, 0, 50, 0, 0, 0, 0, 64, 17,
+                                   0, 0, 10, 0, 0, 1, 10, 0, 0, 2, 0x10, 0, 0, 7, 0, 30};
+  rte_mbuf* m = rte_pktmbuf_alloc(MbufPool());
+  if (!m) return nullptr;
+  uint8_t* p = reinterpret_cast<uint8_t*>(rte_pktmbuf_append(m, 64));
+  std::memcpy(p, tmpl, 64);
+  p[35] = static_cast<uint8_t>(index & 7);  // eight flows
+  std::memcpy(p + 42, &index, 4);
+  return m;
+}
+
+struct Secondary {
+  Pipeline* pipe;
+  SyntheticGuest* guest;
+  std::atomic<bool> stop{false};
+};
+
+int SecondaryLoop(void* arg) {
+  auto* s = static_cast<Secondary*>(arg);
+  while (!s->stop.load(std::memory_order_relaxed)) {
+    s->pipe->PollOnce(NowNs());
+    s->guest->Poll();
+  }
+  return 0;
+}
+
+struct Rig {
+  std::unique_ptr<EthPort> lan_node, lan_gen, sync_p, sync_s, null_s;
+};
+
+// Runs `body(node_poll)` with either a solo node or a primary + secondary pair.
+template <typename Body>
+void WithNode(Rig& rig, bool pair, Body body) {
+  PipelineConfig pc;
+  pc.idle.busy_poll = true;
+  pc.comparator.compare_timeout_ns = 1'000'000'000;
+  GuestPort gp(MbufPool(), 1024), gs(MbufPool(), 1024);
+  SyntheticGuest guest_p(&gp, MbufPool()), guest_s(&gs, MbufPool(), 77);
+  pc.role = pair ? Role::kPrimary : Role::kSolo;
+  Pipeline node(pc, rig.lan_node.get(), pair ? rig.sync_p.get() : nullptr, &gp, nullptr);
+  pc.role = Role::kSecondary;
+  Pipeline secondary(pc, rig.null_s.get(), rig.sync_s.get(), &gs, nullptr);
+  Secondary sec{&secondary, &guest_s};
+  if (pair) rte_eal_remote_launch(SecondaryLoop, &sec, rte_get_next_lcore(-1, 1, 0));
+  body([&] {
+    node.PollOnce(NowNs());
+    guest_p.Poll();
+  });
+  if (pair) {
+    sec.stop = true;
+    rte_eal_mp_wait_lcore();
+  }
+  const auto& s = node.stats();
+  std::printf("  node: client_rx %lu released %lu client_tx %lu divergences %lu\n", (unsigned long)s.client_rx,
+              (unsigned long)s.released, (unsigned long)s.client_tx, (unsigned long)s.divergences);
+}
+
+void Latency(Rig& rig, bool pair, int n) {
+  std::vector<uint64_t> rtt;
+  rtt.reserve(static_cast<size_t>(n));
+  WithNode(rig, pair, [&](auto poll) {
+    for (int i = 0; i < n + 2000; ++i) {
+      rte_mbuf* m = Request(static_cast<uint32_t>(i));
+      const uint64_t t0 = NowNs();
+      if (rig.lan_gen->TxBurst(&m, 1) != 1) {
+        rte_pktmbuf_free(m);
+        continue;
+      }
+      rte_mbuf* rx[8];
+      uint16_t got = 0;
+      for (uint64_t k = 0; got == 0 && k < 100'000'000; ++k) {
+        poll();
+        got = rig.lan_gen->RxBurst(rx, 8);
+      }
+      const uint64_t t1 = NowNs();
+      if (got) rte_pktmbuf_free_bulk(rx, got);
+      if (i >= 2000) rtt.push_back(t1 - t0);  // after warm-up
+    }
+  });
+  std::sort(rtt.begin(), rtt.end());
+  auto pct = [&](double p) { return rtt.empty() ? 0.0 : rtt[std::min(rtt.size() - 1, size_t(p * rtt.size()))] / 1000.0; };
+  std::printf("latency %-22s n=%zu p50 %.2f us  p99 %.2f us  p99.9 %.2f us\n", pair ? "primary+secondary" : "passthrough (solo)",
+              rtt.size(), pct(0.5), pct(0.99), pct(0.999));
+}
+
+void Throughput(Rig& rig, bool pair, double seconds) {
+  uint64_t sent = 0, got = 0, counted = 0;
+  double rate = 0;
+  WithNode(rig, pair, [&](auto poll) {
+    const uint64_t start = NowNs(), warm = start + 500'000'000ull, end = warm + static_cast<uint64_t>(seconds * 1e9);
+    uint64_t at_warm = 0;
+    bool warmed = false;
+    for (uint64_t now = start; now < end; now = NowNs()) {
+      if (!warmed && now >= warm) {
+        at_warm = got;
+        warmed = true;
+      }
+      if (sent - got < 512) {
+        rte_mbuf* b[32];
+        uint16_t k = 0;
+        for (; k < 32; ++k) {
+          b[k] = Request(static_cast<uint32_t>(sent + k));
+          if (!b[k]) break;
+        }
+        const uint16_t s = rig.lan_gen->TxBurst(b, k);
+        if (s < k) rte_pktmbuf_free_bulk(b + s, k - s);
+        sent += s;
+      }
+      poll();
+      rte_mbuf* rx[64];
+      const uint16_t r = rig.lan_gen->RxBurst(rx, 64);
+      if (r) rte_pktmbuf_free_bulk(rx, r);
+      got += r;
+    }
+    counted = got - at_warm;
+    rate = static_cast<double>(counted) / seconds;
+    // Drain what is in flight before the pipelines go.
+    for (int i = 0; i < 200000 && got < sent; ++i) {
+      poll();
+      rte_mbuf* rx[64];
+      const uint16_t r = rig.lan_gen->RxBurst(rx, 64);
+      if (r) rte_pktmbuf_free_bulk(rx, r);
+      got += r;
+    }
+  });
+  std::printf("throughput %-19s %.3f Mpps (64-byte requests, %lu replies in %.1f s)\n",
+              pair ? "primary+secondary" : "passthrough (solo)", rate / 1e6, (unsigned long)counted, seconds);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string mode = argc > 1 ? argv[1] : "all";
+  const int n = argc > 2 ? std::atoi(argv[2]) : 20000;
+  EalConfig c;
+  c.file_prefix = "twinstep-bench-" + std::to_string(getpid());
+  c.lcores = {1};
+  c.required_lcores = 2;
+  if (auto r = InitEal(c); !r) {
+    std::fprintf(stderr, "error: %s\n", r.error().Message().c_str());
+    return 1;
+  }
+  if (mode == "sync" || mode == "all") {
+    SyncBenchOptions o;
+    auto r = MeasureSyncLinkLoopback(o);
+    if (!r) {
+      std::fprintf(stderr, "error: %s\n", r.error().Message().c_str());
+      return 1;
+    }
+    std::printf("sync round trip (record there + record back) p50 %.2f us  p99 %.2f us  p99.9 %.2f us\n", r->rtt_p50_us,
+                r->rtt_p99_us, r->rtt_p999_us);
+    std::printf("sync bulk %lu MiB in %.3f s wall (%.3f s CPU): %.3f GB/s wall, %.3f GB/s per CPU second (%lu frames of %u bytes, %lu retransmits, digest %s)\n",
+                (unsigned long)(o.bulk_bytes >> 20), r->bulk_seconds, r->bulk_cpu_seconds, r->bulk_gbytes_per_s,
+                r->bulk_gbytes_per_cpu_s, (unsigned long)r->bulk_frames,
+                o.frame_bytes, (unsigned long)r->retransmits, r->digest_ok ? "ok" : "BAD");
+  }
+  if (mode == "sync") return 0;
+  const std::string dir = "/tmp/twinstep-bench-" + std::to_string(getpid());
+  Rig rig;
+  rig.lan_node = Open("client", "net_memif0", "role=server,id=0,socket=" + dir + "-lan.sock");
+  rig.lan_gen = Open("client", "net_memif1", "role=client,id=0,socket=" + dir + "-lan.sock");
+  rig.sync_p = Open("sync", "net_memif2", "role=server,id=0,socket=" + dir + "-sync.sock");
+  rig.sync_s = Open("sync", "net_memif3", "role=client,id=0,socket=" + dir + "-sync.sock");
+  rig.null_s = Open("client", "net_null0", "no-rx=1");
+  for (auto* p : {&rig.lan_node, &rig.lan_gen, &rig.sync_p, &rig.sync_s}) (*p)->WaitLinkUp(10000);
+  if (mode == "latency" || mode == "all") {
+    Latency(rig, false, n);
+    Latency(rig, true, n);
+  }
+  if (mode == "throughput" || mode == "all") {
+    Throughput(rig, false, 3.0);
+    Throughput(rig, true, 3.0);
+  }
+  rig = Rig{};
+  std::remove((dir + "-lan.sock").c_str());
+  std::remove((dir + "-sync.sock").c_str());
+  return 0;
+}

@@ -1,0 +1,148 @@
+// Sync-link loopback benchmark (see sync_bench.h).
+#include "dataplane/sync_bench.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <memory>
+#include <vector>
+
+#include "dataplane/core/checkpoint_transfer.h"
+#include "dataplane/eth_port.h"
+#include "dataplane/sync_port.h"
+
+namespace twinstep::dataplane {
+namespace {
+
+std::atomic<int> g_bench_runs{0};
+
+class CountingSink final : public RecordSink {
+ public:
+  void OnRecord(const wire::Record& r, uint64_t, uint64_t) override {
+    ++records;
+    checkpoint.OnRecord(r);
+  }
+  uint64_t records = 0;
+  CheckpointReceiver checkpoint;
+};
+
+// Both ends of the link: port, frame TX and link state.
+struct End {
+  std::unique_ptr<EthPort> port;
+  std::unique_ptr<SyncPortTx> tx;
+  std::unique_ptr<SyncLink> link;
+  CountingSink sink;
+  void Poll(uint64_t now) {
+    rte_mbuf* pkts[64];
+    link->set_direct_budget(SIZE_MAX);
+    const uint16_t n = port->RxBurst(pkts, 64);
+    for (uint16_t i = 0; i < n; ++i) {
+      link->OnFrame({rte_pktmbuf_mtod(pkts[i], const uint8_t*), rte_pktmbuf_data_len(pkts[i])}, now);
+    }
+    if (n) rte_pktmbuf_free_bulk(pkts, n);
+    link->Deliver(SIZE_MAX, now);
+    link->Poll(now);
+    tx->Flush();
+  }
+};
+
+double Percentile(std::vector<uint64_t>& v, double p) {
+  if (v.empty()) return 0;
+  const size_t i = std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())));
+  std::nth_element(v.begin(), v.begin() + static_cast<long>(i), v.end());
+  return static_cast<double>(v[i]) / 1000.0;
+}
+
+}  // namespace
+
+Expected<SyncBenchResult, EalError> MeasureSyncLinkLoopback(const SyncBenchOptions& o) {
+  if (!EalInitialized()) {
+    EalConfig c;
+    c.file_prefix = "twinstep-syncbench-" + std::to_string(getpid());
+    c.log_level = "error";
+    if (auto r = InitEal(c); !r) return MakeUnexpected(r.error());
+  }
+  const int run = g_bench_runs++;
+  const std::string sock = o.socket_dir + "/twinstep-syncbench-" + std::to_string(getpid()) + "-" +
+                           std::to_string(run) + ".sock";
+  End a, b;
+  const std::string base = std::to_string(900 + 2 * run);
+  auto pa = EthPort::Open({"sync", "net_memif" + base, "role=server,id=0,socket=" + sock}, EalMode::kSimulation);
+  if (!pa) return MakeUnexpected(pa.error());
+  auto pb = EthPort::Open({"sync", "net_memif" + std::to_string(901 + 2 * run), "role=client,id=0,socket=" + sock},
+                          EalMode::kSimulation);
+  if (!pb) return MakeUnexpected(pb.error());
+  a.port = std::move(*pa);
+  b.port = std::move(*pb);
+  if (!a.port->WaitLinkUp(10000) || !b.port->WaitLinkUp(10000)) {
+    unlink(sock.c_str());
+    return MakeUnexpected(EalError{EalErrc::kPortSetup, "loopback memif link did not come up (" + sock + ")"});
+  }
+  SyncLinkConfig sc;
+  sc.max_frame_bytes = o.frame_bytes;
+  sc.window_frames = o.window_frames;
+  if (!SyncLink::Validate(sc)) return MakeUnexpected(EalError{EalErrc::kBadConfig, "sync bench frame or window size"});
+  for (End* e : {&a, &b}) {
+    e->tx = std::make_unique<SyncPortTx>(e->port.get(), MbufPool());
+    e->link = std::make_unique<SyncLink>(sc, e->tx.get(), &e->sink);
+  }
+  SyncBenchResult res;
+
+  // Round trip: one output-digest record there, one back.
+  std::vector<uint64_t> rtts;
+  rtts.reserve(static_cast<size_t>(o.round_trips));
+  wire::Record r;
+  r.type = wire::RecordType::kOutputDigest;
+  for (int i = 0; i < o.round_trips; ++i) {
+    const uint64_t t0 = NowNs();
+    r.digest = {1, static_cast<uint64_t>(i), 64, 0};
+    const uint64_t want_b = b.sink.records + 1, want_a = a.sink.records + 1;
+    if (!a.link->Add(r, t0)) break;
+    a.link->Flush(t0);
+    a.tx->Flush();
+    uint64_t now = t0;
+    for (int k = 0; k < 10'000'000 && b.sink.records < want_b; ++k) b.Poll(now = NowNs());
+    if (!b.link->Add(r, now)) break;
+    b.link->Flush(now);
+    b.tx->Flush();
+    for (int k = 0; k < 10'000'000 && a.sink.records < want_a; ++k) a.Poll(now = NowNs());
+    if (a.sink.records < want_a) break;
+    rtts.push_back(NowNs() - t0);
+  }
+  res.rtt_p50_us = Percentile(rtts, 0.50);
+  res.rtt_p99_us = Percentile(rtts, 0.99);
+  res.rtt_p999_us = Percentile(rtts, 0.999);
+
+  // Bulk: one checkpoint image, chunked into whole frames.
+  std::vector<uint8_t> image(o.bulk_bytes);
+  for (size_t i = 0; i < image.size(); ++i) image[i] = static_cast<uint8_t>(i * 131 + (i >> 12));
+  CheckpointSender sender(1, wire::CheckpointKind::kPeriodic, image, a.link->MaxRecordBody() - 16);
+  const uint64_t frames0 = a.link->stats().frames_sent;
+  const uint64_t t0 = NowNs(), cpu0 = ThreadCpuNs();
+  uint64_t now = t0;
+  const uint64_t give_up = t0 + 120'000'000'000ull;
+  while (b.sink.checkpoint.state() != CheckpointReceiver::State::kComplete &&
+         b.sink.checkpoint.state() != CheckpointReceiver::State::kFailed && now < give_up) {
+    now = NowNs();
+    sender.Pump(*a.link, now);
+    a.Poll(now);
+    b.Poll(now);
+  }
+  res.bulk_seconds = static_cast<double>(NowNs() - t0) / 1e9;
+  res.bulk_cpu_seconds = static_cast<double>(ThreadCpuNs() - cpu0) / 1e9;
+  res.digest_ok = b.sink.checkpoint.state() == CheckpointReceiver::State::kComplete;
+  res.bulk_gbytes_per_s = res.digest_ok ? static_cast<double>(image.size()) / res.bulk_seconds / 1e9 : 0;
+  res.bulk_gbytes_per_cpu_s = res.digest_ok ? static_cast<double>(image.size()) / res.bulk_cpu_seconds / 1e9 : 0;
+  res.bulk_frames = a.link->stats().frames_sent - frames0;
+  res.retransmits = a.link->stats().retransmits + b.link->stats().retransmits;
+  for (End* e : {&a, &b}) {
+    e->link.reset();
+    e->tx.reset();
+    e->port.reset();
+  }
+  unlink(sock.c_str());
+  return res;
+}
+
+}  // namespace twinstep::dataplane
