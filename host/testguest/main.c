@@ -16,7 +16,12 @@ struct hvm_start_info {
   u32 memmap_entries, reserved;
 };
 
-extern char bss_start[], bss_end[];
+struct hvm_memmap_entry {
+  u64 addr, size;
+  u32 type, reserved;
+};
+
+extern char bss_start[], bss_end[], image_start[], image_end[];
 extern u64 start_info_paddr;
 
 void guest_main(void);
@@ -72,10 +77,39 @@ static void parse_cmdline(const char *s) {
   }
 }
 
+/* Reports the RAM the loader described (hvm_start_info version 1) and stops
+ * with a clear message if the image does not lie in it. */
+static void check_memory(const struct hvm_start_info *si) {
+  if (!si || si->magic != kHvmStartMagic || si->version < 1 || !si->memmap_paddr) return;
+  const struct hvm_memmap_entry *e = (const struct hvm_memmap_entry *)si->memmap_paddr;
+  u64 ram = 0;
+  int covered = 0;
+  for (u32 i = 0; i < si->memmap_entries && i < 128; i++) {
+    if (e[i].type != 1) continue;
+    ram += e[i].size;
+    if (e[i].addr <= (u64)image_start && e[i].addr + e[i].size >= (u64)image_end) covered = 1;
+  }
+  char mem[160]; /* on the stack: .bss may not be in RAM, and is not cleared yet */
+  struct buf lb, *b = &lb;
+  buf_init(b, mem, sizeof mem);
+  buf_str(b, PREFIX "memory: ");
+  buf_u64(b, ram >> 20);
+  buf_str(b, " MiB of RAM in ");
+  buf_u64(b, si->memmap_entries);
+  buf_str(b, " map entries; image 0x");
+  buf_hex(b, (u64)image_start, 6);
+  buf_str(b, "-0x");
+  buf_hex(b, (u64)image_end, 6);
+  console_line(b);
+  if (!covered) panic("the image does not lie in RAM: give the guest at least 16 MiB");
+}
+
 void guest_main(void) {
-  memset(bss_start, 0, (size_t)(bss_end - bss_start));
+  const struct hvm_start_info *si = (const struct hvm_start_info *)start_info_paddr;
   uart_init();
   console_puts(PREFIX "twinstep test guest (PVH, ring 3, polling virtio-pci)\n");
+  check_memory(si);
+  memset(bss_start, 0, (size_t)(bss_end - bss_start));
 
   net_cfg.ip = 0x0A00020F;   /* 10.0.2.15: QEMU user networking's guest address */
   net_cfg.mask = 0xFFFFFF00; /* 255.255.255.0 */
@@ -83,7 +117,6 @@ void guest_main(void) {
   static const u8 default_mac[6] = {0x52, 0x54, 0x00, 0x12, 0x34, 0x56};
   memcpy(net_cfg.mac, default_mac, 6);
 
-  const struct hvm_start_info *si = (const struct hvm_start_info *)start_info_paddr;
   const char *cmdline = "";
   if (si && si->magic == kHvmStartMagic && si->cmdline_paddr) cmdline = (const char *)si->cmdline_paddr;
   struct buf *b = line();

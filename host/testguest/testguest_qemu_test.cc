@@ -105,6 +105,19 @@ TEST_F(TestGuestQemu, ExceptionHandlerReportsVectorAndRip) {
   EXPECT_EQ(con.find(kReadyMarker), std::string::npos) << con;
 }
 
+TEST_F(TestGuestQemu, TooLittleRamIsReportedNotCrashedOn) {
+  QemuConfig c;
+  c.work_dir = dir_;
+  c.mem_mib = 8;
+  c.ready_marker = "16 MiB\n";
+  auto g = QemuGuest::Start(c);
+  ASSERT_TRUE(g) << g.error().ToString();
+  std::string con = (*g)->Console();
+  EXPECT_NE(con.find("memory: 7 MiB of RAM"), std::string::npos) << con;
+  EXPECT_NE(con.find("panic: the image does not lie in RAM: give the guest at least 16 MiB"), std::string::npos)
+      << con;
+}
+
 TEST_F(TestGuestQemu, UdpEchoReturnsEveryPayload) {
   auto g = Boot();
   ASSERT_TRUE(g);
