@@ -64,6 +64,30 @@ TEST(TuneCli, TwoSocketJsonPlansOnTheNicSocket) {
   EXPECT_TRUE(j.contains("checks_skipped"));
 }
 
+TEST(TuneCli, SysfsRootMapsDpdkBoundPorts) {
+  // A copy of the server's sysfs as far as tune reads it: driver links.
+  const fs::path root = fs::path(testing::TempDir()) / "tune_cli_sysfs";
+  fs::remove_all(root);
+  fs::create_directories(root / "bus/pci/drivers/vfio-pci");
+  fs::create_directories(root / "bus/pci/devices/0000:81:00.1");
+  fs::create_symlink("../../drivers/vfio-pci", root / "bus/pci/devices/0000:81:00.1/driver");
+  CliRun r = Twinstep("tune --json --topology-xml " + kTwoSocket + " --sysfs-root " + root.string());
+  ASSERT_EQ(r.code, 0) << r.output;
+  auto j = nlohmann::json::parse(r.output, nullptr, false);
+  ASSERT_FALSE(j.is_discarded()) << r.output;
+  bool found = false;
+  for (const auto& nic : j["topology"]["nics"]) {
+    if (nic["pci"] == "0000:81:00.1") {
+      found = true;
+      EXPECT_EQ(nic["driver"], "vfio-pci");
+      EXPECT_EQ(nic["dpdk_bound"], true);
+    } else {
+      EXPECT_EQ(nic["dpdk_bound"], false);
+    }
+  }
+  EXPECT_TRUE(found);
+}
+
 TEST(TuneCli, ShortPciAddressesAreAccepted) {
   CliRun r = Twinstep("tune --json --client-pci 81:00.0 --sync-pci 0000:81:00.1 --topology-xml " + kTwoSocket);
   ASSERT_EQ(r.code, 0) << r.output;
