@@ -132,13 +132,17 @@ TEST_F(LinuxGuestImage, BuildsBootsAndServes) {
   c.forward_tcp = true;
   c.ready_marker = "twinstep-linux-guest: ready";
   c.ready_timeout_s = 300;
+  c.disk = dir_ + "/disk.img";
+  std::ofstream(c.disk).close();
+  fs::resize_file(c.disk, 1 << 20);
   auto g = QemuGuest::Start(c);
   ASSERT_TRUE(g) << g.error().ToString();
   std::string con = (*g)->Console();
   EXPECT_NE(con.find("twinstep-linux-guest: config ip=10.0.2.15 mask=255.255.255.0 gw=10.0.2.2"),
             std::string::npos)
       << con;
-  EXPECT_EQ(con.find("insmod"), std::string::npos) << con;
+  EXPECT_EQ(con.find("insmod"), std::string::npos) << con;  // every module loaded
+  EXPECT_NE(con.find("twinstep-linux-guest: disks: vda"), std::string::npos) << con;
   auto client = UdpClient::Open();
   ASSERT_TRUE(client);
   auto r = (*client)->Exchange((*g)->echo_port(), "udp echo through linux", 3000, 5);
