@@ -153,7 +153,7 @@ void guest_main(void) {
   }
 
   const struct pci_dev *nic = pci_find(0x1AF4, 0x1041);
-  if (!nic) panic("no modern virtio-net device (1af4:1041); use disable-legacy=on");
+  if (!nic) panic("no modern virtio-net device (1af4:1041); the guest needs one (QEMU: virtio-net-pci,disable-legacy=on)");
   const char *err = net_init(nic);
   if (err) panic(err);
   b = line();
