@@ -79,10 +79,16 @@ void Supervisor::OnRecord(uint64_t now, const wire::FrameHeader& h, const wire::
       ++counters_.records_ignored;  // our own frame looped back
       return;
     }
-    // Heartbeats are unsequenced: a duplicate or a late one proves nothing new.
+    // Heartbeats are unsequenced: a duplicate or a late one proves nothing
+    // new. One far older than any reordering could make it means the peer's
+    // NIC restarted with a fresh clock: it is news.
     if (peer_seen_ && hb.send_time_ns <= peer_last_send_time_ns_) {
-      ++counters_.heartbeats_stale;
-      return;
+      const uint64_t reorder_window = config_.heartbeat_interval_ns * config_.suspect_after_missed * 4;
+      if (peer_last_send_time_ns_ - hb.send_time_ns <= reorder_window) {
+        ++counters_.heartbeats_stale;
+        return;
+      }
+      ++counters_.peer_clock_resets;
     }
     ++counters_.heartbeats_received;
     peer_seen_ = true;

@@ -44,6 +44,7 @@ struct SupervisorCounters {
   uint64_t heartbeats_sent = 0;
   uint64_t heartbeats_received = 0;
   uint64_t heartbeats_stale = 0;      // duplicated or reordered (not newer than the last)
+  uint64_t peer_clock_resets = 0;     // the peer's heartbeat clock restarted (its NIC rebooted)
   uint64_t send_failures = 0;
   uint64_t frames_bad = 0;            // failed wire decoding (counted, dropped)
   uint64_t records_ignored = 0;       // valid records the supervisor does not use

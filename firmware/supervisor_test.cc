@@ -268,6 +268,34 @@ TEST(SupervisorTest, TransitionsAreLogged) {
   EXPECT_EQ(p.a.hal.transitions().size(), s.log_size());
 }
 
+TEST(SupervisorTest, PeerNicRestartWithAFreshClockIsHeardAgain) {
+  testing::FakeClock clock;
+  testing::FakeLink a_to_b(1), b_to_a(2);
+  testing::FakeHal hal_a(clock, a_to_b, b_to_a);
+  Supervisor a(hal_a, Pair::Config(1));
+  auto run = [&](Supervisor& b, uint64_t ns) {
+    for (uint64_t t = 0; t < ns; t += 10 * kUs) {
+      a.Poll();
+      b.Poll();
+      clock.Advance(10 * kUs);
+    }
+  };
+  {
+    testing::FakeHal hal_b(clock, b_to_a, a_to_b);
+    hal_b.clock_offset_ns = 3'000'000'000;  // B's card has been up for a while
+    Supervisor b(hal_b, Pair::Config(2));
+    run(b, 2 * kMs);
+  }
+  ASSERT_GT(a.counters().heartbeats_received, 10u);
+  testing::FakeHal hal_b2(clock, b_to_a, a_to_b);  // B's card reboots: its clock starts low
+  Supervisor b2(hal_b2, Pair::Config(2));
+  const uint64_t before = a.counters().heartbeats_received;
+  run(b2, 2 * kMs);
+  EXPECT_EQ(a.counters().peer_clock_resets, 1u);
+  EXPECT_GT(a.counters().heartbeats_received, before + 10);
+  EXPECT_FALSE(a.peer_suspected());
+}
+
 TEST(SupervisorConfigTest, RejectsBadConfig) {
   SupervisorConfig c;
   EXPECT_TRUE(ValidateConfig(c).has_value());

@@ -59,13 +59,16 @@ class FakeHal : public Hal {
  public:
   FakeHal(FakeClock& clock, FakeLink& tx, FakeLink& rx) : clock_(clock), tx_(tx), rx_(rx) {}
 
-  uint64_t NowNs() override { return clock_.now_ns(); }
+  uint64_t NowNs() override { return clock_.now_ns() + clock_offset_ns; }
   uint32_t ReadReg(uint32_t offset) override;
   void WriteReg(uint32_t offset, uint32_t value) override { regs_[offset / 4] = value; }
   uint32_t Doorbell() override { return doorbell_; }
   bool LinkSend(std::span<const uint8_t> frame) override;
   size_t LinkReceive(std::span<uint8_t> buf) override { return rx_.Receive(clock_.now_ns(), buf); }
   void OnTransition(const TransitionRecord& r) override { transitions_.push_back(r); }
+
+  // This NIC's clock runs at the shared fake time plus this offset.
+  uint64_t clock_offset_ns = 0;
 
   // The host's side.
   void RingDoorbell() { ++doorbell_; }
