@@ -1,6 +1,7 @@
 /* Polling virtio-net driver and the tiny IPv4 stack: ARP, ICMP echo, UDP. */
 #include "net.h"
 #include "kv.h"
+#include "persist.h"
 #include "virtio.h"
 
 #define kFrameBuf 2048
@@ -83,6 +84,7 @@ static void tx_reclaim(void) {
 static u8 *tx_begin(u16 *slot) {
   tx_reclaim();
   while (tx_free_count == 0) {
+    persist_sync(); /* replies become visible: their changes must be on disk */
     virtq_publish(&txq);
     cpu_relax();
     tx_reclaim();
@@ -270,6 +272,7 @@ int net_poll(void) {
     rx_post((u16)id);
   }
   if (n) {
+    persist_sync(); /* one disk write for the burst's mutations, before their replies */
     virtq_publish(&txq);
     virtq_publish(&rxq);
     net_stats.notifies = txq.notifies + rxq.notifies;

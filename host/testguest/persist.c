@@ -9,7 +9,11 @@
  * that does not hold the next record, so a torn last write is discarded and
  * overwritten. When a record does not fit, the live store is written into the
  * other half under a new generation; a crash before that snapshot is complete
- * leaves the old half in charge. */
+ * leaves the old half in charge.
+ *
+ * Group commit: mutations queue their records; persist_sync writes the queue in
+ * one request, and the network code calls it before any reply becomes visible
+ * to the device, so every acknowledged change is on disk. */
 #include "persist.h"
 #include "blk.h"
 
@@ -117,17 +121,22 @@ static int start_log(int h) {
   return 0;
 }
 
+/* Queues one record; persist_sync writes the queue (group commit). */
 static int append(u8 op, const char *key, u8 klen, const char *val, u16 vlen, u32 flags, u64 cas) {
   if (!present) return 0;
   if (!begun && start_log(cur_half) != 0) return -1;
-  wb_sector = next_sector;
-  wb_len = 0;
-  if (wb_add(cur_half, op, key, klen, val, vlen, flags, cas, 0) == 0) return wb_flush();
-  if (start_log(1 - cur_half) != 0) return -1;
+  if (!wb_len) wb_sector = next_sector;
+  if (wb_add(cur_half, op, key, klen, val, vlen, flags, cas, 0) == 0) return 0;
+  if (persist_sync() != 0 || start_log(1 - cur_half) != 0) return -1;
   compactions++;
   wb_sector = next_sector;
-  if (wb_add(cur_half, op, key, klen, val, vlen, flags, cas, 0) != 0) return -1;
-  return wb_flush();
+  return wb_add(cur_half, op, key, klen, val, vlen, flags, cas, 0);
+}
+
+int persist_sync(void) {
+  if (!wb_len) return 0;
+  if (wb_flush() != 0) panic("virtio-blk write failed: acknowledged changes would not be durable");
+  return 0;
 }
 
 /* Replays the log of half h (generation gen); returns 1 if its snapshot is complete. */
