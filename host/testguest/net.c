@@ -77,7 +77,7 @@ void net_describe(struct buf *b) {
 static void tx_reclaim(void) {
   u32 id, len;
   while (virtq_pop(&txq, &id, &len))
-    if (id < txq.size) tx_free[tx_free_count++] = (u16)id;
+    if (id < txq.size && tx_free_count < txq.size) tx_free[tx_free_count++] = (u16)id; /* a confused device cannot overflow the list */
 }
 
 /* A free transmit buffer's frame area; waits for the device if all are in flight. */
