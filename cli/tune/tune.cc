@@ -26,7 +26,14 @@ std::string OutputPathProblem(const std::string& path) {
   if (!fs::is_directory(dir, ec)) return "folder " + dir.string() + " does not exist";
   if (::access(dir.c_str(), W_OK) != 0) return "folder " + dir.string() + " is not writable";
   if (fs::exists(path, ec) && ::access(path.c_str(), W_OK) != 0) return path + " is not writable";
-  return "";
+  // Root passes access() everywhere; creating the temporary file is the real test.
+  const std::string probe = path + ".tmp";
+  if (FILE* f = std::fopen(probe.c_str(), "w")) {
+    std::fclose(f);
+    std::remove(probe.c_str());
+    return "";
+  }
+  return "cannot create files in folder " + dir.string();
 }
 
 // "81:00.0" -> "0000:81:00.0"; lower case.

@@ -120,6 +120,7 @@ INSTANTIATE_TEST_SUITE_P(
         BadRun{"malformed_pci", "tune --sync-pci eth0 --topology-xml " + kTwoSocket, "not a PCI address"},
         BadRun{"unwritable_dir", "tune --no-bench --write-config /nonexistent-dir/node.toml",
                "folder /nonexistent-dir does not exist"},
+        BadRun{"output_in_proc", "tune --no-bench --write-config /proc/node.toml", "folder /proc"},
         BadRun{"output_is_folder", "tune --no-bench --write-config /tmp", "is a folder"},
         BadRun{"missing_xml", "tune --topology-xml /nonexistent.xml", "/nonexistent.xml"},
         BadRun{"bad_synthetic", "tune --synthetic 'pack:lots'", "bad hwloc synthetic"},
