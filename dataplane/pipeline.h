@@ -66,12 +66,21 @@ class PipelineObserver {
   virtual void OnVerdict(const compare::Verdict& v, const rte_mbuf* m) { (void)v, (void)m; }
 };
 
+// The sync link as the pipeline runs it: a standalone ack waits up to 50 us
+// for a data frame to ride on (the secondary's digest usually follows its
+// input within microseconds), well inside the 500 us minimum retransmit timeout.
+inline SyncLinkConfig PipelineSyncDefaults() {
+  SyncLinkConfig c;
+  c.ack_delay_ns = 50'000;
+  return c;
+}
+
 struct PipelineConfig {
   Role role = Role::kSolo;
   uint32_t node_id = 0;
   uint16_t burst = 32;
   uint16_t guest_nic = 0;                        // MirroredInput.port
-  SyncLinkConfig sync;                           // local_mac is taken from the sync port
+  SyncLinkConfig sync = PipelineSyncDefaults();  // local_mac is taken from the sync port
   uint8_t sync_peer_mac[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
   compare::ComparatorConfig comparator;
   uint64_t advance_interval_ns = 50'000;         // how often compare timeouts are checked

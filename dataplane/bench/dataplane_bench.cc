@@ -50,14 +50,18 @@ struct Secondary {
   Pipeline* pipe;
   SyntheticGuest* guest;
   std::atomic<bool> stop{false};
+  uint64_t cpu_ns = 0, wall_ns = 0;  // what the secondary's thread got
 };
 
 int SecondaryLoop(void* arg) {
   auto* s = static_cast<Secondary*>(arg);
+  const uint64_t cpu0 = ThreadCpuNs(), t0 = NowNs();
   while (!s->stop.load(std::memory_order_relaxed)) {
     s->pipe->PollOnce(NowNs());
     s->guest->Poll();
   }
+  s->cpu_ns = ThreadCpuNs() - cpu0;
+  s->wall_ns = NowNs() - t0;
   return 0;
 }
 
@@ -65,9 +69,16 @@ struct Rig {
   std::unique_ptr<EthPort> lan_node, lan_gen, sync_p, sync_s, null_s;
 };
 
-// Runs `body(node_poll)` with either a solo node or a primary + secondary pair.
+enum class Setup { kSolo, kPair, kPairOneCore };
+const char* SetupName(Setup s) {
+  return s == Setup::kSolo ? "passthrough (solo)" : s == Setup::kPair ? "primary+secondary" : "primary+secondary 1 core";
+}
+
+// Runs `body(node_poll)` with a solo node, or a primary + secondary pair with
+// the secondary on lcore 1 or polled by this thread too (one core).
 template <typename Body>
-void WithNode(Rig& rig, bool pair, Body body) {
+void WithNode(Rig& rig, Setup setup, Body body) {
+  const bool pair = setup != Setup::kSolo, remote = setup == Setup::kPair;
   PipelineConfig pc;
   pc.idle.busy_poll = true;
   pc.comparator.compare_timeout_ns = 1'000'000'000;
@@ -78,24 +89,33 @@ void WithNode(Rig& rig, bool pair, Body body) {
   pc.role = Role::kSecondary;
   Pipeline secondary(pc, rig.null_s.get(), rig.sync_s.get(), &gs, nullptr);
   Secondary sec{&secondary, &guest_s};
-  if (pair) rte_eal_remote_launch(SecondaryLoop, &sec, rte_get_next_lcore(-1, 1, 0));
+  if (remote) rte_eal_remote_launch(SecondaryLoop, &sec, rte_get_next_lcore(-1, 1, 0));
+  const uint64_t cpu0 = ThreadCpuNs(), t0 = NowNs();
   body([&] {
     node.PollOnce(NowNs());
     guest_p.Poll();
+    if (pair && !remote) {
+      secondary.PollOnce(NowNs());
+      guest_s.Poll();
+    }
   });
-  if (pair) {
+  const double main_cpu = static_cast<double>(ThreadCpuNs() - cpu0) / 1e9, main_wall = static_cast<double>(NowNs() - t0) / 1e9;
+  if (remote) {
     sec.stop = true;
     rte_eal_mp_wait_lcore();
   }
+  std::printf("  CPU share: main thread %.0f%% of %.2f s", 100 * main_cpu / main_wall, main_wall);
+  if (remote) std::printf(", secondary thread %.0f%%", 100.0 * static_cast<double>(sec.cpu_ns) / static_cast<double>(sec.wall_ns));
+  std::printf("\n");
   const auto& s = node.stats();
   std::printf("  node: client_rx %lu released %lu client_tx %lu divergences %lu\n", (unsigned long)s.client_rx,
               (unsigned long)s.released, (unsigned long)s.client_tx, (unsigned long)s.divergences);
 }
 
-void Latency(Rig& rig, bool pair, int n) {
+void Latency(Rig& rig, Setup setup, int n) {
   std::vector<uint64_t> rtt;
   rtt.reserve(static_cast<size_t>(n));
-  WithNode(rig, pair, [&](auto poll) {
+  WithNode(rig, setup, [&](auto poll) {
     for (int i = 0; i < n + 2000; ++i) {
       rte_mbuf* m = Request(static_cast<uint32_t>(i));
       const uint64_t t0 = NowNs();
@@ -116,14 +136,15 @@ void Latency(Rig& rig, bool pair, int n) {
   });
   std::sort(rtt.begin(), rtt.end());
   auto pct = [&](double p) { return rtt.empty() ? 0.0 : rtt[std::min(rtt.size() - 1, size_t(p * rtt.size()))] / 1000.0; };
-  std::printf("latency %-22s n=%zu p50 %.2f us  p99 %.2f us  p99.9 %.2f us\n", pair ? "primary+secondary" : "passthrough (solo)",
-              rtt.size(), pct(0.5), pct(0.99), pct(0.999));
+  std::printf("latency %-26s n=%zu p50 %.2f us  p99 %.2f us  p99.9 %.2f us\n", SetupName(setup), rtt.size(), pct(0.5),
+              pct(0.99), pct(0.999));
 }
 
-void Throughput(Rig& rig, bool pair, double seconds) {
+void Throughput(Rig& rig, Setup setup, double seconds) {
   uint64_t sent = 0, got = 0, counted = 0;
-  double rate = 0;
-  WithNode(rig, pair, [&](auto poll) {
+  double rate = 0, cpu_s = 0;
+  WithNode(rig, setup, [&](auto poll) {
+    const uint64_t cpu0 = ThreadCpuNs();
     const uint64_t start = NowNs(), warm = start + 500'000'000ull, end = warm + static_cast<uint64_t>(seconds * 1e9);
     uint64_t at_warm = 0;
     bool warmed = false;
@@ -151,6 +172,7 @@ void Throughput(Rig& rig, bool pair, double seconds) {
     }
     counted = got - at_warm;
     rate = static_cast<double>(counted) / seconds;
+    cpu_s = static_cast<double>(ThreadCpuNs() - cpu0) / 1e9;
     // Drain what is in flight before the pipelines go.
     for (int i = 0; i < 200000 && got < sent; ++i) {
       poll();
@@ -160,8 +182,10 @@ void Throughput(Rig& rig, bool pair, double seconds) {
       got += r;
     }
   });
-  std::printf("throughput %-19s %.3f Mpps (64-byte requests, %lu replies in %.1f s)\n",
-              pair ? "primary+secondary" : "passthrough (solo)", rate / 1e6, (unsigned long)counted, seconds);
+  // Per CPU second of the main thread (load generator and node, and on one
+  // core the secondary too), over the whole run including warm-up.
+  std::printf("throughput %-26s %.3f Mpps wall, %.3f Mpps per CPU second of the main thread (64-byte requests, %lu replies in %.1f s)\n",
+              SetupName(setup), rate / 1e6, static_cast<double>(got) / cpu_s / 1e6, (unsigned long)counted, seconds);
 }
 
 }  // namespace
@@ -201,12 +225,13 @@ int main(int argc, char** argv) {
   rig.null_s = Open("client", "net_null0", "no-rx=1");
   for (auto* p : {&rig.lan_node, &rig.lan_gen, &rig.sync_p, &rig.sync_s}) (*p)->WaitLinkUp(10000);
   if (mode == "latency" || mode == "all") {
-    Latency(rig, false, n);
-    Latency(rig, true, n);
+    for (Setup s : {Setup::kSolo, Setup::kPair, Setup::kPairOneCore}) Latency(rig, s, n);
   }
   if (mode == "throughput" || mode == "all") {
-    Throughput(rig, false, 3.0);
-    Throughput(rig, true, 3.0);
+    for (Setup s : {Setup::kSolo, Setup::kPair, Setup::kPairOneCore}) Throughput(rig, s, 3.0);
+  }
+  if (mode == "throughput1") {
+    Throughput(rig, Setup::kPairOneCore, 3.0);
   }
   rig = Rig{};
   std::remove((dir + "-lan.sock").c_str());
