@@ -65,6 +65,17 @@ HostCheck CheckHugepages(const Plan& plan, const HostPaths& paths) {
     const std::string name = entry.path().filename().string();  // hugepages-2048kB
     found << (found.tellp() > 0 ? "; " : "") << name.substr(10) << ": " << ReadInt(entry.path() / "nr_hugepages", 0)
           << " pages, " << ReadInt(entry.path() / "free_hugepages", 0) << " free";
+    // The same size on each NUMA node.
+    std::error_code node_ec;
+    std::vector<std::string> nodes;
+    for (const auto& node : fs::directory_iterator(fs::path(paths.sysfs) / "devices/system/node", node_ec)) {
+      const std::string node_name = node.path().filename().string();
+      if (node_name.rfind("node", 0) != 0 || !std::isdigit(static_cast<unsigned char>(node_name.back()))) continue;
+      const int64_t n = ReadInt(node.path() / "hugepages" / name / "nr_hugepages", -1);
+      if (n >= 0) nodes.push_back(node_name + " " + std::to_string(n));
+    }
+    std::sort(nodes.begin(), nodes.end());
+    for (size_t i = 0; i < nodes.size(); ++i) found << (i ? ", " : " (") << nodes[i] << (i + 1 == nodes.size() ? ")" : "");
   }
   c.found = found.str().empty() ? "no hugepage support" : found.str();
   if (plan.hugepages.empty()) {

@@ -76,6 +76,7 @@ TEST(Checks, DeployedPlanOnAnUntunedHostSaysWhatToFix) {
   ASSERT_NE(huge, nullptr);
   EXPECT_EQ(huge->status, CheckStatus::kFail);
   EXPECT_NE(huge->found.find("node1 has 0, needs 768"), std::string::npos) << huge->found;
+  EXPECT_NE(huge->found.find("2048kB: 0 pages, 0 free (node1 0)"), std::string::npos) << huge->found;
   EXPECT_NE(huge->fix.find("--apply"), std::string::npos);
   const HostCheck* iso = Find(checks, "cpu isolation");
   ASSERT_NE(iso, nullptr);
