@@ -156,7 +156,7 @@ class PairTest : public ::testing::Test {
     for (uint32_t sent = 0; sent < n;) {
       for (uint32_t k = 0; k < burst && sent < n; ++k) client.Send(sent++);
       const size_t want = sent > expect_missing ? sent - expect_missing : 0;
-      client.Receive(res.replies, want, 5000);
+      client.Receive(res.replies, want, 20000);
     }
     client.Receive(res.replies, n, 1000);  // stragglers, duplicates
     std::vector<RawClient::Reply> none;

@@ -213,7 +213,13 @@ size_t Pipeline::PollClient(uint64_t now_ns) {
       wire::Record r;
       r.type = wire::RecordType::kMirroredInput;
       r.input = {next_input_seq_, config_.guest_nic, Bytes(m)};
-      (void)link_->Add(r, now_ns);  // cannot fail: room was bounded by free frames
+      if (!link_->Add(r, now_ns)) {
+        // Room was bounded by free frames, so this cannot happen; if it did,
+        // neither guest gets the packet (a drop, which TCP recovers from).
+        ++stats_.mirror_failures;
+        rte_pktmbuf_free(m);
+        continue;
+      }
       if (observer_) observer_->OnInput(next_input_seq_, m);
       ++next_input_seq_;
       ++stats_.inputs_stamped;
@@ -270,6 +276,13 @@ size_t Pipeline::PollGuestTx(uint64_t now_ns) {
         break;
       }
       case Role::kPrimary: {
+        if (held_free_.empty()) {
+          // The comparator holds at most max_held_events and frees an overflow at
+          // once, so a slot is always free; a drop keeps this path safe anyway.
+          ++stats_.overflow_drops;
+          rte_pktmbuf_free(m);
+          break;
+        }
         const uint32_t handle = held_free_.back();  // held_ has max_held + burst slots
         held_free_.pop_back();
         held_[handle] = m;

@@ -94,6 +94,7 @@ struct PipelineStats {
   uint64_t inputs_stamped = 0;        // primary
   uint64_t inputs_to_guest = 0;
   uint64_t inputs_too_large = 0;      // client packets too big to mirror (dropped)
+  uint64_t mirror_failures = 0;       // primary: the link refused a mirrored input (must stay 0)
   uint64_t mirrored_delivered = 0;    // secondary
   uint64_t input_seq_gaps = 0;        // secondary: mirrored input out of sequence (must stay 0)
   uint64_t guest_tx = 0;

@@ -111,7 +111,7 @@ int main(int argc, char** argv) {
   Log log;
   PipelineConfig pc;
   pc.role = role == "primary" ? Role::kPrimary : role == "secondary" ? Role::kSecondary : Role::kSolo;
-  pc.comparator.compare_timeout_ns = 2'000'000'000;  // shared cores: a slow peer is not a divergence here
+  pc.comparator.compare_timeout_ns = 30'000'000'000;  // shared cores: a slow peer is not a divergence here
   pc.idle.busy_poll = busy;
   Pipeline pipe(pc, client_port.get(), sync_port.get(), &guest, &log);
   pipe.set_observer(&log);
