@@ -57,6 +57,29 @@ Result<BzImage> ParseBzImage(std::span<const uint8_t> f) {
   return b;
 }
 
+Result<std::span<const uint8_t>> BzImagePayload(std::span<const uint8_t> f, const BzImage& image) {
+  const uint32_t off = Get<uint32_t>(f, 0x248), len = Get<uint32_t>(f, 0x24c);
+  if (image.version < 0x0208 || off > image.kernel_size || len > image.kernel_size - off || len == 0) {
+    return Fail(Errc::kKernelImage, "bzImage payload_offset/payload_length do not lie inside the kernel");
+  }
+  return f.subspan(image.kernel_offset + off, len);
+}
+
+const char* PayloadCompression(std::span<const uint8_t> p) {
+  struct Magic {
+    const char* name;
+    std::initializer_list<uint8_t> bytes;
+  };
+  static const Magic kMagics[] = {{"gzip", {0x1f, 0x8b}},          {"xz", {0xfd, '7', 'z', 'X', 'Z', 0}},
+                                  {"zstd", {0x28, 0xb5, 0x2f, 0xfd}}, {"lz4", {0x02, 0x21, 0x4c, 0x18}},
+                                  {"bzip2", {'B', 'Z', 'h'}},         {"lzma", {0x5d, 0, 0}},
+                                  {"lzo", {0x89, 'L', 'Z', 'O'}}};
+  for (const Magic& m : kMagics) {
+    if (p.size() >= m.bytes.size() && std::equal(m.bytes.begin(), m.bytes.end(), p.begin())) return m.name;
+  }
+  return "unknown";
+}
+
 Result<std::vector<uint8_t>> BuildBootParams(const BzImage& image, uint64_t cmdline_addr, uint64_t cmdline_len,
                                               uint64_t initrd_addr, uint64_t initrd_size,
                                               std::span<const E820Entry> e820) {

@@ -31,6 +31,13 @@ struct BzImage {
 // entry). Pure.
 Result<BzImage> ParseBzImage(std::span<const uint8_t> file);
 
+// The compressed kernel inside a bzImage (payload_offset/length, protocol
+// 2.08+) and the name of its compression ("gzip", "xz", "zstd", "lz4",
+// "bzip2", "lzma", "lzo" or "unknown"). Pure. Tests use it to boot the
+// uncompressed vmlinux through PVH where the decompressor would run emulated.
+Result<std::span<const uint8_t>> BzImagePayload(std::span<const uint8_t> file, const BzImage& image);
+const char* PayloadCompression(std::span<const uint8_t> payload);
+
 // The zero page for a kernel loaded at 1 MiB. Pure.
 inline constexpr size_t kBootParamsSize = 4096;
 inline constexpr uint64_t kE820TableOffset = 0x2d0;
