@@ -28,9 +28,11 @@ class SimPairTest : public ::testing::Test {
     c.supervisor.node_id = id;
     c.supervisor.local_mac[5] = static_cast<uint8_t>(id);
     c.supervisor.peer_mac[5] = static_cast<uint8_t>(3 - id);
-    c.supervisor.heartbeat_interval_ns = 1'000'000;  // 1 ms: robust on a loaded 2-core machine
-    c.supervisor.suspect_after_missed = 20;
-    c.supervisor.host_watchdog_ns = 100'000'000;
+    // 2 ms x 50: a loaded 2-core CI machine can stall a poll loop for tens of
+    // milliseconds, which must not fail the pair over by itself.
+    c.supervisor.heartbeat_interval_ns = 2'000'000;
+    c.supervisor.suspect_after_missed = 50;
+    c.supervisor.host_watchdog_ns = 500'000'000;
     c.supervisor.arbitration_retry_ns = 20'000'000;
     c.witness = {.endpoint = etcd_->endpoint(), .pair = "simpair", .lease_ttl_s = 5, .timeout_ms = 200};
     c.agent.keepalive_interval_ns = 200'000'000;
