@@ -84,8 +84,15 @@ void VirtioNet::Worker() {
       continue;
     }
     idle = 0;
-    // Notify mode: sleep until a kick or a frame; polling: a short nap when idle.
-    Wait(polling ? 1 : 100);
+    if (polling) {
+      // Idle: let the guest kick us while we nap, so a TX after a quiet spell
+      // costs one exit instead of up to a nap's latency. Re-check after enabling.
+      txq.SuppressNotifications(false);
+      if (!txq.HasAvailable()) Wait(1);
+      txq.SuppressNotifications(true);
+    } else {
+      Wait(100);  // until a kick or a frame
+    }
   }
   // Suppression is left as it is: the rings belong to the guest from here.
 }
