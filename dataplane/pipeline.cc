@@ -181,6 +181,11 @@ void Pipeline::OnRecord(const wire::Record& r, uint64_t epoch, uint64_t now_ns) 
   }
 }
 
+void Pipeline::OnPeerRestart(uint64_t now_ns) {
+  expect_input_seq_ = 0;  // a new primary numbers its inputs from 0
+  if (events_) events_->OnPeerRestart(now_ns);
+}
+
 size_t Pipeline::PollClient(uint64_t now_ns) {
   rte_mbuf* pkts[64];
   const uint16_t burst = std::min<uint16_t>(config_.burst, 64);

@@ -54,6 +54,8 @@ class ReplicationEvents {
   virtual void OnDivergence(const DivergenceEvent& event) = 0;
   // Records for the controller: heartbeats, checkpoint begin/chunk/end, control.
   virtual void OnPeerRecord(const wire::Record& record, uint64_t epoch, uint64_t now_ns) = 0;
+  // The peer's sync link started over (it restarted): what was in flight is gone.
+  virtual void OnPeerRestart(uint64_t now_ns) { (void)now_ns; }
 };
 
 // Optional tracing hooks (tests, `twinstep status`); called on the poll thread.
@@ -151,6 +153,7 @@ class Pipeline final : public compare::VerdictSink, public RecordSink {
   void OnVerdict(const compare::Verdict& v) override;
   // RecordSink (the sync link's in-order delivery)
   void OnRecord(const wire::Record& record, uint64_t epoch, uint64_t now_ns) override;
+  void OnPeerRestart(uint64_t now_ns) override;
 
  private:
   struct Command {

@@ -301,6 +301,14 @@ void SyncLink::OnFrame(std::span<const uint8_t> frame, uint64_t now_ns) {
   if (h.flags & wire::kFlagAckValid) OnAck(h.ack, 0, now_ns);
   switch (h.type) {
     case wire::FrameType::kData:
+      if (h.seq == 1 && h.ack == 0 && !(h.flags & wire::kFlagRetransmit) && rx_delivered_ > config_.window_frames) {
+        // A fresh peer: its first frame, it has taken nothing of ours, and we
+        // are more than a window past our own frame 1 (so this is no late
+        // duplicate of the session's first frame).
+        Reset();
+        ++stats_.peer_restarts;
+        sink_->OnPeerRestart(now_ns);
+      }
       OnData(*reader, frame, now_ns);
       return;
     case wire::FrameType::kAck:
@@ -391,6 +399,20 @@ void SyncLink::Poll(uint64_t now_ns) {
     next_rto_check_ns_ = now_ns + rto_ns_ / 4;
   }
   if (ack_pending_ && now_ns - ack_pending_since_ns_ >= config_.ack_delay_ns) SendAck(now_ns);
+}
+
+void SyncLink::Reset() {
+  uint64_t discarded = tx_next_ - tx_base_ + (open_ ? 1 : 0);
+  for (const RxSlot& s : rx_slots_) discarded += s.present ? 1 : 0;
+  stats_.reset_discarded += discarded;
+  for (RxSlot& s : rx_slots_) s = RxSlot{};
+  for (TxSlot& s : tx_slots_) s = TxSlot{};
+  tx_base_ = tx_next_ = 1;
+  open_ = false;
+  rx_delivered_ = rx_highest_ = rx_nacked_to_ = 0;
+  ack_pending_ = false;
+  rto_ns_ = std::clamp(config_.rto_initial_ns, config_.rto_min_ns, config_.rto_max_ns);
+  stats_.in_flight = 0;
 }
 
 bool SyncLink::Idle() const { return !open_ && tx_base_ == tx_next_ && !rx_slots_[(rx_delivered_ + 1) & mask_].present; }

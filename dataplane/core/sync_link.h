@@ -41,6 +41,9 @@ class RecordSink {
  public:
   virtual ~RecordSink() = default;
   virtual void OnRecord(const wire::Record& record, uint64_t epoch, uint64_t now_ns) = 0;
+  // The peer restarted its link (a fresh first frame): everything in flight
+  // either way belonged to the old session and is gone; both ends start over.
+  virtual void OnPeerRestart(uint64_t now_ns) { (void)now_ns; }
 };
 
 enum class SyncError : uint8_t {
@@ -72,6 +75,8 @@ struct SyncLinkStats {
   uint64_t rtt_samples = 0;
   uint64_t srtt_ns = 0, rttvar_ns = 0, rto_ns = 0, last_rtt_ns = 0;
   uint64_t in_flight = 0;           // data frames sent, not yet acked
+  uint64_t peer_restarts = 0;       // resets caused by a restarted peer
+  uint64_t reset_discarded = 0;     // frames in flight or buffered dropped by a reset
 };
 
 class SyncLink {
@@ -116,6 +121,11 @@ class SyncLink {
   void Flush(uint64_t now_ns);
 
   bool Idle() const;  // nothing open, in flight or waiting to be delivered
+  // Forgets both directions (a new peer session). A (re)joining node's first
+  // data frame (sequence 1, ack 0, not a retransmission) makes the other end
+  // do this by itself once it is more than a window into its session; so a
+  // rejoining node speaks first, and a controller that knows calls Reset.
+  void Reset();
   const SyncLinkStats& stats() const { return stats_; }
 
  private:

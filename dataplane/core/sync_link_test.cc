@@ -200,6 +200,54 @@ TEST(SyncLinkTest, EpochTravelsWithRecords) {
   EXPECT_EQ(p.sink_b.epochs[0], 5u);
 }
 
+TEST(SyncLinkTest, RestartedPeerIsDetectedAndBothEndsStartOver) {
+  SyncLinkConfig c;
+  c.window_frames = 4;
+  c.max_frame_bytes = 256;  // so that 300 records are more than a window of frames
+  LinkPair p(c, {});
+  Exchange(p, 300);
+  ExpectExactlyOnceInOrder(p, 300);
+  // b's node restarts: a fresh link object with a fresh sink.
+  testing::CollectSink fresh_sink;
+  SyncLink fresh(LinkPair::Swap(c), &p.b_to_a, &fresh_sink);
+  // a still has something in flight for the old b.
+  ASSERT_TRUE(p.a.Add(Digest(999), p.now).has_value());
+  p.a.Flush(p.now);
+  p.a_to_b.queue.clear();  // the old b is gone
+  // The rejoining node speaks first.
+  ASSERT_TRUE(fresh.Add(Digest(0), p.now).has_value());
+  fresh.Flush(p.now);
+  auto step = [&] {
+    p.now += 10'000;
+    while (!p.b_to_a.queue.empty()) {
+      p.a.OnFrame(p.b_to_a.queue.front(), p.now);
+      p.b_to_a.queue.pop_front();
+    }
+    while (!p.a_to_b.queue.empty()) {
+      fresh.OnFrame(p.a_to_b.queue.front(), p.now);
+      p.a_to_b.queue.pop_front();
+    }
+    p.a.Deliver(SIZE_MAX, p.now);
+    fresh.Deliver(SIZE_MAX, p.now);
+    p.a.Poll(p.now);
+    fresh.Poll(p.now);
+  };
+  step();
+  EXPECT_EQ(p.a.stats().peer_restarts, 1u);
+  EXPECT_EQ(p.a.stats().reset_discarded, 1u);
+  ASSERT_EQ(p.sink_a.records.size(), 301u);
+  EXPECT_EQ(p.sink_a.records.back().digest.out_seq, 0u);
+  for (uint64_t i = 0; i < 5; ++i) {
+    ASSERT_TRUE(p.a.Add(Digest(i), p.now).has_value());
+    step();
+  }
+  for (int i = 0; i < 5; ++i) step();
+  ASSERT_EQ(fresh_sink.records.size(), 5u);
+  for (uint64_t i = 0; i < 5; ++i) EXPECT_EQ(fresh_sink.records[i].digest.out_seq, i);
+  EXPECT_TRUE(p.a.Idle());
+  EXPECT_TRUE(fresh.Idle());
+}
+
 TEST(SyncLinkTest, ValidateRefusesBadConfigs) {
   SyncLinkConfig c;
   EXPECT_TRUE(SyncLink::Validate(c).has_value());
