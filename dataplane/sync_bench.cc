@@ -1,6 +1,7 @@
 // Sync-link loopback benchmark (see sync_bench.h).
 #include "dataplane/sync_bench.h"
 
+#include <sched.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -61,6 +62,17 @@ Expected<SyncBenchResult, EalError> MeasureSyncLinkLoopback(const SyncBenchOptio
     EalConfig c;
     c.file_prefix = "twinstep-syncbench-" + std::to_string(getpid());
     c.log_level = "error";
+    // The first CPU this process may use (tune may run under a restricted affinity).
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(0, sizeof set, &set) == 0) {
+      for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+        if (CPU_ISSET(cpu, &set)) {
+          c.main_lcore = cpu;
+          break;
+        }
+      }
+    }
     if (auto r = InitEal(c); !r) return MakeUnexpected(r.error());
   }
   const int run = g_bench_runs++;
