@@ -89,7 +89,7 @@ std::vector<uint64_t> SuspicionToGrant(int trials, const std::string& endpoint, 
     // during the warm-up; detection is measured separately above.
     ca.supervisor = Config(1, 1'000'000, 20);
     cb.supervisor = Config(2, 1'000'000, 20);
-    ca.witness = cb.witness = {.endpoint = endpoint, .pair = "bench" + std::to_string(t), .lease_ttl_s = 10,
+    ca.witness = cb.witness = {.endpoints = {endpoint}, .pair = "bench" + std::to_string(t), .lease_ttl_s = 10,
                                .timeout_ms = 100};
     sim::SimNode a(link.a(), ca), b(link.b(), cb);
     auto run_until = [&](auto done, bool poll_a) {
@@ -132,7 +132,7 @@ std::vector<uint64_t> SuspicionToGrant(int trials, const std::string& endpoint, 
 // The witness alone: one failover transaction per sample, from this thread.
 std::vector<uint64_t> DirectTxn(int trials, const std::string& endpoint) {
   std::vector<uint64_t> out;
-  witness::EtcdWitness w({.endpoint = endpoint, .pair = "direct", .lease_ttl_s = 10, .timeout_ms = 1000});
+  witness::EtcdWitness w({.endpoints = {endpoint}, .pair = "direct", .lease_ttl_s = 10, .timeout_ms = 1000});
   if (!w.Arbitrate(1, ArbitrationKind::kColdStart, 0)) return out;  // also takes the lease
   for (int t = 0; t < trials; ++t) {
     const auto start = Clock::now();

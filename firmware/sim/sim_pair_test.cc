@@ -34,7 +34,7 @@ class SimPairTest : public ::testing::Test {
     c.supervisor.suspect_after_missed = 50;
     c.supervisor.host_watchdog_ns = 500'000'000;
     c.supervisor.arbitration_retry_ns = 20'000'000;
-    c.witness = {.endpoint = etcd_->endpoint(), .pair = "simpair", .lease_ttl_s = 5, .timeout_ms = 200};
+    c.witness = {.endpoints = {etcd_->endpoint()}, .pair = "simpair", .lease_ttl_s = 5, .timeout_ms = 200};
     c.agent.keepalive_interval_ns = 200'000'000;
     c.agent.lease_deadline_ns = 1'500'000'000;
     return c;

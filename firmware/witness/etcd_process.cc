@@ -80,7 +80,7 @@ std::unique_ptr<EtcdProcess> EtcdProcess::Start(std::string* error, const std::s
     _exit(127);
   }
   p->pid_ = pid;
-  EtcdWitness probe({.endpoint = client, .pair = "probe", .lease_ttl_s = 5, .timeout_ms = 200});
+  EtcdWitness probe({.endpoints = {client}, .pair = "probe", .lease_ttl_s = 5, .timeout_ms = 200});
   for (int i = 0; i < 200; ++i) {
     if (probe.Read()) return p;
     int status = 0;

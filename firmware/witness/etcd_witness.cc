@@ -137,21 +137,29 @@ bool EtcdWitness::ParseEpochValue(const std::string& v, uint64_t* epoch, uint32_
 
 Expected<json, WitnessError> EtcdWitness::Post(const char* path, const json& body) {
   CURL* c = static_cast<CURL*>(curl_);
-  if (c == nullptr) return Fail(WitnessError::kUnreachable);
-  const std::string url = config_.endpoint + path;
+  if (c == nullptr || config_.endpoints.empty()) return Fail(WitnessError::kUnreachable);
   const std::string payload = body.dump();
   std::string response;
-  curl_easy_setopt(c, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(c, CURLOPT_POSTFIELDS, payload.c_str());
-  curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, static_cast<long>(payload.size()));
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, Collect);
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, &response);
-  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, config_.timeout_ms);
-  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, config_.timeout_ms);
-  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(c, CURLOPT_TCP_NODELAY, 1L);
-  const CURLcode rc = curl_easy_perform(c);
-  if (rc == CURLE_OPERATION_TIMEDOUT) return Fail(WitnessError::kTimeout);
+  CURLcode rc = CURLE_COULDNT_CONNECT;
+  for (size_t tried = 0; tried < config_.endpoints.size(); ++tried) {
+    const std::string url = config_.endpoints[current_ % config_.endpoints.size()] + path;
+    response.clear();
+    curl_easy_setopt(c, CURLOPT_URL, url.c_str());
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, payload.c_str());
+    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, static_cast<long>(payload.size()));
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, Collect);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &response);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, config_.timeout_ms);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, config_.timeout_ms);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_TCP_NODELAY, 1L);
+    rc = curl_easy_perform(c);
+    if (rc == CURLE_OK) break;
+    ++current_;  // this member failed: the next request starts at the next one
+    // A refused connection costs nothing, so try the next member now; a
+    // timeout already spent the budget of this request.
+    if (rc == CURLE_OPERATION_TIMEDOUT) return Fail(WitnessError::kTimeout);
+  }
   if (rc != CURLE_OK) return Fail(WitnessError::kUnreachable);
   long status = 0;
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);

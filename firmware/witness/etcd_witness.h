@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -12,7 +13,9 @@
 namespace twinstep::witness {
 
 struct EtcdWitnessConfig {
-  std::string endpoint = "http://127.0.0.1:2379";
+  // The etcd cluster's client URLs; a member that refuses the connection is
+  // skipped at once, one that times out is skipped from the next request on.
+  std::vector<std::string> endpoints = {"http://127.0.0.1:2379"};
   std::string pair = "pair0";   // keys live under /twinstep/<pair>/
   int64_t lease_ttl_s = 10;     // the owner key's lease
   long timeout_ms = 100;        // one HTTP request, connect included
@@ -53,6 +56,7 @@ class EtcdWitness : public Witness {
   std::string epoch_key_;
   std::string owner_key_;
   void* curl_ = nullptr;  // CURL*, reused so requests share one connection
+  size_t current_ = 0;    // index into config_.endpoints
   int64_t lease_id_ = 0;
 };
 

@@ -23,7 +23,7 @@ class EtcdWitnessTest : public ::testing::Test {
     if (!etcd_) GTEST_SKIP() << "cannot start etcd: " << error;
   }
   EtcdWitnessConfig Config(int64_t ttl_s = 10) {
-    return {.endpoint = etcd_->endpoint(), .pair = "t", .lease_ttl_s = ttl_s, .timeout_ms = 300};
+    return {.endpoints = {etcd_->endpoint()}, .pair = "t", .lease_ttl_s = ttl_s, .timeout_ms = 300};
   }
   std::unique_ptr<EtcdProcess> etcd_;
 };
@@ -127,6 +127,24 @@ TEST_F(EtcdWitnessTest, UnreachableEtcdIsNoAnswer) {
   ASSERT_FALSE(d);
   EXPECT_EQ(d.error(), WitnessError::kUnreachable);
   EXPECT_FALSE(a.KeepAlive());
+}
+
+TEST_F(EtcdWitnessTest, DeadMemberIsSkippedForALiveOne) {
+  EtcdWitnessConfig c = Config();
+  std::string error;
+  auto dead = EtcdProcess::Start(&error);
+  ASSERT_TRUE(dead) << error;
+  c.endpoints = {dead->endpoint(), etcd_->endpoint()};
+  dead->Kill();
+  EtcdWitness a(c);
+  auto d = a.Arbitrate(1, ArbitrationKind::kColdStart, 0);
+  ASSERT_TRUE(d) << WitnessErrorMessage(d.error());
+  EXPECT_TRUE(d->granted);
+  c.endpoints = {dead->endpoint()};
+  EtcdWitness b(c);
+  auto none = b.Read();
+  ASSERT_FALSE(none);
+  EXPECT_EQ(none.error(), WitnessError::kUnreachable);
 }
 
 TEST_F(EtcdWitnessTest, SlowEtcdTimesOutThenRecovers) {
