@@ -45,14 +45,14 @@ Status Machine::Init(const MachineConfig& config) {
   if (auto s = vm_->pio().Register(0x70, 2, sink_.get()); !s) return s;
   if (config.net != nullptr) {
     net_ = std::make_unique<VirtioNet>(*config.net, config.net_config);
-    net_pci_ = std::make_unique<VirtioPci>(*net_, vm_->memory(), kNetIrq, irq(kNetIrq));
+    net_pci_ = std::make_unique<VirtioPci>(*net_, vm_->memory(), kNetIrq, irq(kNetIrq), vm_->vm_fd());
     if (auto s = pci_->Add(kNetPciSlot, net_pci_.get()); !s) return s;
   }
   if (!config.disk.empty()) {
     auto blk = VirtioBlk::Open(config.disk);
     if (!blk) return MakeUnexpected(blk.error());
     blk_ = std::move(*blk);
-    blk_pci_ = std::make_unique<VirtioPci>(*blk_, vm_->memory(), kBlkIrq, irq(kBlkIrq));
+    blk_pci_ = std::make_unique<VirtioPci>(*blk_, vm_->memory(), kBlkIrq, irq(kBlkIrq), vm_->vm_fd());
     if (auto s = pci_->Add(kBlkPciSlot, blk_pci_.get()); !s) return s;
   }
   return {};

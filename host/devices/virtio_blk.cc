@@ -2,6 +2,8 @@
 #include "host/devices/virtio_blk.h"
 
 #include <fcntl.h>
+#include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -26,7 +28,22 @@ Result<std::unique_ptr<VirtioBlk>> VirtioBlk::Open(const std::string& path) {
   return std::unique_ptr<VirtioBlk>(new VirtioBlk(fd, static_cast<uint64_t>(st.st_size) / kSectorSize, path));
 }
 
-VirtioBlk::~VirtioBlk() { close(fd_); }
+VirtioBlk::VirtioBlk(int fd, uint64_t sectors, std::string path)
+    : fd_(fd), sectors_(sectors), path_(std::move(path)), kick_fd_(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {}
+
+VirtioBlk::~VirtioBlk() {
+  Quiesce();
+  close(kick_fd_);
+  close(fd_);
+}
+
+void VirtioBlk::Quiesce() {
+  if (!worker_.joinable()) return;
+  stop_.store(true);
+  const uint64_t one = 1;
+  (void)!write(kick_fd_, &one, sizeof one);
+  worker_.join();
+}
 
 void VirtioBlk::ReadConfig(uint64_t offset, std::span<uint8_t> data) {
   uint8_t cfg[8];
@@ -35,9 +52,22 @@ void VirtioBlk::ReadConfig(uint64_t offset, std::span<uint8_t> data) {
 }
 
 void VirtioBlk::Activate(VirtioPci& transport) {
-  std::lock_guard l(mu_);
-  transport_ = &transport;
-  transport.queue(0).SuppressNotifications(false);
+  Quiesce();
+  {
+    std::lock_guard l(mu_);
+    transport_ = &transport;
+    transport.queue(0).SuppressNotifications(false);
+  }
+  stop_.store(false);
+  worker_ = std::thread([this] {
+    pollfd p{kick_fd_, POLLIN, 0};
+    while (!stop_.load()) {
+      if (poll(&p, 1, 100) <= 0) continue;
+      uint64_t v;
+      (void)!read(kick_fd_, &v, sizeof v);
+      if (!stop_.load()) Notify(0);
+    }
+  });
 }
 
 uint8_t VirtioBlk::Serve(const VirtqChain& c, uint32_t* written) {

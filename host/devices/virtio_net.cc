@@ -41,7 +41,11 @@ void VirtioNet::Activate(VirtioPci& transport) {
 }
 
 void VirtioNet::Notify(uint16_t) {
-  counters_.notifies.fetch_add(1, std::memory_order_relaxed);
+  counters_.notifies.fetch_add(1, std::memory_order_relaxed);  // MMIO path only: ioeventfd kicks are not seen here
+  Kick();
+}
+
+void VirtioNet::Kick() {
   const uint64_t one = 1;
   (void)!write(kick_fd_, &one, sizeof one);
 }
@@ -49,7 +53,7 @@ void VirtioNet::Notify(uint16_t) {
 void VirtioNet::Quiesce() {
   if (!worker_.joinable()) return;
   stop_.store(true);
-  Notify(0);
+  Kick();
   worker_.join();
 }
 

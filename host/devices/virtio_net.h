@@ -39,6 +39,7 @@ class VirtioNet : public VirtioDevice {
   void ReadConfig(uint64_t offset, std::span<uint8_t> data) override;
   void Activate(VirtioPci& transport) override;
   void Notify(uint16_t queue) override;
+  int NotifyEventFd(uint16_t) override { return kick_fd_; }
   void Quiesce() override;
   void SaveState(ByteWriter& w) override;
   Status LoadState(ByteReader& r) override;
@@ -47,6 +48,7 @@ class VirtioNet : public VirtioDevice {
 
  private:
   void Worker();
+  void Kick();
   bool ProcessTx(Virtqueue& q);
   bool ProcessRx(Virtqueue& q);
   void Wait(int timeout_ms);

@@ -1,6 +1,9 @@
 // VirtioPci: capabilities, the common configuration registers, ISR, notify.
 #include "host/devices/virtio_pci.h"
 
+#include <linux/kvm.h>
+#include <sys/ioctl.h>
+
 #include <cstring>
 
 namespace twinstep::host {
@@ -11,8 +14,8 @@ constexpr uint8_t kCfgCommon = 1, kCfgNotify = 2, kCfgIsr = 3, kCfgDevice = 4;
 
 }  // namespace
 
-VirtioPci::VirtioPci(VirtioDevice& dev, GuestMemory& mem, uint8_t irq, std::function<void(bool)> set_irq)
-    : dev_(dev), mem_(mem), set_irq_(std::move(set_irq)), queues_(dev.num_queues()) {
+VirtioPci::VirtioPci(VirtioDevice& dev, GuestMemory& mem, uint8_t irq, std::function<void(bool)> set_irq, int vm_fd)
+    : dev_(dev), mem_(mem), set_irq_(std::move(set_irq)), vm_fd_(vm_fd), queues_(dev.num_queues()) {
   SetHeader(0x1af4, static_cast<uint16_t>(0x1040 + dev.device_id()), (dev.pci_class() << 8) | 0x01, 0x1af4,
             dev.device_id());
   Set16(0x06, 0x0010);  // status: capability list
@@ -38,6 +41,39 @@ VirtioPci::VirtioPci(VirtioDevice& dev, GuestMemory& mem, uint8_t irq, std::func
   }
   Set32(0x70 + 16, kVirtioNotifyMultiplier);
   SetBar(0, kVirtioBarSize, this);
+}
+
+VirtioPci::~VirtioPci() {
+  std::lock_guard l(mu_);
+  DisarmIoeventfds();
+}
+
+void VirtioPci::ArmIoeventfds() {
+  if (vm_fd_ < 0 || !armed_.empty()) return;
+  uint32_t bar0;
+  std::memcpy(&bar0, config().data() + 0x10, 4);
+  for (uint16_t q = 0; q < queues_.size(); ++q) {
+    const int fd = dev_.NotifyEventFd(q);
+    if (fd < 0) continue;
+    kvm_ioeventfd io{};
+    io.addr = uint64_t{bar0} + kVirtioNotify + q * kVirtioNotifyMultiplier;
+    io.len = 2;  // the driver writes the 16-bit queue index
+    io.fd = fd;
+    // io describes an MMIO range inside this function's BAR; fd outlives the registration.
+    if (ioctl(vm_fd_, KVM_IOEVENTFD, &io) == 0) armed_.push_back({io.addr, fd});
+  }
+}
+
+void VirtioPci::DisarmIoeventfds() {
+  for (const Armed& a : armed_) {
+    kvm_ioeventfd io{};
+    io.addr = a.addr;
+    io.len = 2;
+    io.fd = a.fd;
+    io.flags = KVM_IOEVENTFD_FLAG_DEASSIGN;
+    (void)ioctl(vm_fd_, KVM_IOEVENTFD, &io);
+  }
+  armed_.clear();
 }
 
 void VirtioPci::Read(uint64_t offset, std::span<uint8_t> data) {
@@ -134,6 +170,7 @@ void VirtioPci::WriteCommon(uint64_t off, uint64_t v, size_t) {
             return;
           }
         }
+        ArmIoeventfds();
         dev_.Activate(*this);
       }
       break;
@@ -156,6 +193,7 @@ void VirtioPci::WriteCommon(uint64_t off, uint64_t v, size_t) {
 }
 
 void VirtioPci::ResetDevice() {
+  DisarmIoeventfds();
   dev_.Quiesce();
   for (Virtqueue& q : queues_) q.Reset();
   status_ = 0;
@@ -182,7 +220,10 @@ void VirtioPci::Quiesce() { dev_.Quiesce(); }
 
 void VirtioPci::Resume() {
   std::lock_guard l(mu_);
-  if (driver_ok() && !(status_ & kVirtioStatusNeedsReset) && !needs_reset_.load()) dev_.Activate(*this);
+  if (driver_ok() && !(status_ & kVirtioStatusNeedsReset) && !needs_reset_.load()) {
+    ArmIoeventfds();  // after a restore the BAR may sit elsewhere than at boot
+    dev_.Activate(*this);
+  }
 }
 
 void VirtioPci::SaveState(ByteWriter& w) {

@@ -42,6 +42,9 @@ class VirtioDevice {
   virtual void Activate(VirtioPci& transport) = 0;
   // The driver wrote queue's notify address (vCPU thread).
   virtual void Notify(uint16_t queue) = 0;
+  // An eventfd KVM signals instead of exiting to us when the driver writes
+  // queue's notify address (KVM_IOEVENTFD), or -1 to take the MMIO exit.
+  virtual int NotifyEventFd(uint16_t) { return -1; }
   // Stops using the queues (device reset, pause for a snapshot).
   virtual void Quiesce() = 0;
   virtual void SaveState(ByteWriter& w) = 0;
@@ -50,8 +53,10 @@ class VirtioDevice {
 
 class VirtioPci : public PciDevice, public BusDevice {
  public:
-  // set_irq drives the function's INTx line (gsi irq).
-  VirtioPci(VirtioDevice& dev, GuestMemory& mem, uint8_t irq, std::function<void(bool)> set_irq);
+  // set_irq drives the function's INTx line (gsi irq). vm_fd >= 0 lets the
+  // transport register the device's notify eventfds with KVM.
+  VirtioPci(VirtioDevice& dev, GuestMemory& mem, uint8_t irq, std::function<void(bool)> set_irq, int vm_fd = -1);
+  ~VirtioPci() override;
 
   void Read(uint64_t offset, std::span<uint8_t> data) override;
   void Write(uint64_t offset, std::span<const uint8_t> data) override;
@@ -76,10 +81,19 @@ class VirtioPci : public PciDevice, public BusDevice {
   void WriteCommon(uint64_t off, uint64_t v, size_t len);
   void ResetDevice();
   void SetIsr(uint8_t isr);  // with mu_ held
+  // Registers / removes the notify eventfds at the current BAR 0 (mu_ held).
+  void ArmIoeventfds();
+  void DisarmIoeventfds();
 
   VirtioDevice& dev_;
   GuestMemory& mem_;
   std::function<void(bool)> set_irq_;
+  struct Armed {
+    uint64_t addr;
+    int fd;
+  };
+  int vm_fd_;
+  std::vector<Armed> armed_;
   std::mutex mu_;
   uint32_t device_feature_select_ = 0, driver_feature_select_ = 0;
   uint64_t driver_features_ = 0;
