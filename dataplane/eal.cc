@@ -27,6 +27,12 @@ constexpr unsigned kPoolCache = 256;
 
 Unexpected<EalError> Fail(EalErrc code, std::string detail) { return MakeUnexpected(EalError{code, std::move(detail)}); }
 
+std::vector<int> AllLcores(const EalConfig& c) {
+  std::vector<int> all = c.lcores;
+  all.insert(all.begin(), c.main_lcore);
+  return all;
+}
+
 std::string JoinLcores(const EalConfig& c) {
   std::string s = std::to_string(c.main_lcore);
   for (int l : c.lcores) s += "," + std::to_string(l);
@@ -63,8 +69,21 @@ std::string RuntimeDir(const std::string& prefix) {
 }
 
 std::vector<std::string> BuildEalArgs(const EalConfig& c) {
-  std::vector<std::string> a = {"twinstep", "-l", JoinLcores(c), "--main-lcore", std::to_string(c.main_lcore),
-                                "--file-prefix", c.file_prefix, "--log-level", c.log_level, "--no-telemetry"};
+  std::vector<std::string> a = {"twinstep"};
+  if (c.mode == EalMode::kSimulation && !c.float_cpus.empty()) {
+    // Shared cores: every lcore may run on any of these CPUs, so the threads
+    // the process starts after rte_eal_init (which inherit the caller's
+    // affinity) are not all pinned to the main lcore's CPU.
+    std::string cpus;
+    for (int cpu : c.float_cpus) cpus += (cpus.empty() ? "" : ",") + std::to_string(cpu);
+    std::string map;
+    for (int l : AllLcores(c)) map += (map.empty() ? "" : ",") + std::to_string(l) + "@(" + cpus + ")";
+    a.insert(a.end(), {"--lcores", map});
+  } else {
+    a.insert(a.end(), {"-l", JoinLcores(c)});
+  }
+  a.insert(a.end(), {"--main-lcore", std::to_string(c.main_lcore), "--file-prefix", c.file_prefix, "--log-level",
+                     c.log_level, "--no-telemetry"});
   if (c.mode == EalMode::kSimulation) {
     a.insert(a.end(), {"--no-huge", "-m", std::to_string(c.memory_mib), "--no-pci"});
   } else if (c.hugepages_mib > 0) {
@@ -90,9 +109,7 @@ Expected<void, EalError> CheckLcores(const EalConfig& c) {
   CPU_ZERO(&set);
   if (sched_getaffinity(0, sizeof(set), &set) != 0) return {};
   std::set<int> seen;
-  std::vector<int> all = c.lcores;
-  all.insert(all.begin(), c.main_lcore);
-  for (int l : all) {
+  for (int l : AllLcores(c)) {
     if (l < 0 || l >= CPU_SETSIZE || !CPU_ISSET(l, &set)) {
       return Fail(EalErrc::kLcoreUnavailable,
                   "lcore " + std::to_string(l) + " (this process may use " + std::to_string(CPU_COUNT(&set)) + " CPUs)");

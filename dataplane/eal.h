@@ -36,6 +36,9 @@ struct EalConfig {
   int hugepages_mib = 0;           // deployed: --socket-mem on `numa_node` (0: DPDK default)
   int numa_node = -1;
   std::string log_level = "error";
+  // Simulation: CPUs every lcore may float over (--lcores N@(cpus)); empty:
+  // lcores pinned one to one (-l), as deployed.
+  std::vector<int> float_cpus;
   std::vector<std::string> extra_args;
 };
 

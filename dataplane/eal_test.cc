@@ -30,6 +30,10 @@ TEST(EalArgsTest, SimulationRunsWithoutHugepagesOrPci) {
   EXPECT_EQ(After(a, "--file-prefix"), "node-a");
   EXPECT_EQ(After(a, "-l"), "0,1");
   EXPECT_EQ(After(a, "-m"), "256");
+  c.float_cpus = {0, 1};
+  const auto f = BuildEalArgs(c);
+  EXPECT_FALSE(Has(f, "-l"));
+  EXPECT_EQ(After(f, "--lcores"), "0@(0,1),1@(0,1)");
 }
 
 TEST(EalArgsTest, DeployedAsksForHugepagesOnTheNicsNode) {
@@ -56,6 +60,12 @@ TEST(EalArgsTest, NodeConfigTranslatesAndRefusesUnknownModes) {
   EXPECT_EQ(s->eal.mode, EalMode::kSimulation);
   EXPECT_EQ(s->eal.file_prefix, "twinstep-node-a");
   EXPECT_TRUE(s->idle.busy_poll);
+  EXPECT_TRUE(s->eal.float_cpus.empty()) << "busy polling pins";
+  nc.dataplane.poll_mode = "adaptive";
+  auto adaptive = SetupFromNodeConfig(nc);
+  ASSERT_TRUE(adaptive.has_value());
+  EXPECT_EQ(adaptive->eal.float_cpus, (std::vector<int>{0, 1}));
+  nc.dataplane.poll_mode = "busy";
   EXPECT_EQ(s->client.device, "net_af_packet0");
   EXPECT_EQ(s->sync.device, "net_memif0");
   nc.dataplane.eal_mode = "cloud";

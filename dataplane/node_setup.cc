@@ -26,6 +26,13 @@ Expected<DataplaneSetup, EalError> SetupFromNodeConfig(const config::NodeConfig&
   s.eal.hugepages_mib = static_cast<int>(d.hugepages_mib);
   s.eal.numa_node = static_cast<int>(d.numa_node);
   s.idle.busy_poll = d.poll_mode == "busy";
+  // Adaptive polling on shared cores: let the loop (and the VMM threads
+  // started after the EAL) float over the node's lcores instead of pinning.
+  if (s.eal.mode == EalMode::kSimulation && !s.idle.busy_poll) {
+    s.eal.float_cpus.push_back(s.eal.main_lcore);
+    for (int l : s.eal.lcores) s.eal.float_cpus.push_back(l);
+    for (int64_t cpu : config.node.housekeeping_cpus) s.eal.float_cpus.push_back(static_cast<int>(cpu));
+  }
   s.client = {"client", d.client.device, d.client.args};
   s.sync = {"sync", d.sync.device, d.sync.args};
   return s;

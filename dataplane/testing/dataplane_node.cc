@@ -83,6 +83,7 @@ int main(int argc, char** argv) {
   ec.file_prefix = prefix;
   ec.main_lcore = lcore;
   ec.required_lcores = required_lcores;
+  if (!busy) ec.float_cpus = {lcore};  // the same CPU, but through --lcores (exercised by the tests)
   if (auto r = InitEal(ec); !r) {
     std::fprintf(stderr, "error: %s\n", r.error().Message().c_str());
     return 3;
