@@ -345,6 +345,7 @@ size_t Pipeline::PollOnce(uint64_t now_ns) {
   size_t work = PollSync(now_ns);
   work += PollClient(now_ns);
   work += PollGuestTx(now_ns);
+  if (events_) work += events_->OnPoll(*link_, now_ns);
   Timers(now_ns);
   if (tx_count_) work += FlushClientTx();
   return work;

@@ -56,6 +56,13 @@ class ReplicationEvents {
   virtual void OnPeerRecord(const wire::Record& record, uint64_t epoch, uint64_t now_ns) = 0;
   // The peer's sync link started over (it restarted): what was in flight is gone.
   virtual void OnPeerRestart(uint64_t now_ns) { (void)now_ns; }
+  // Called once per PollOnce on the poll thread, before the timers: the place
+  // to send heartbeats, control records and checkpoint chunks (a
+  // CheckpointSender's Pump) without locks. Returns the work done.
+  virtual size_t OnPoll(SyncLink& link, uint64_t now_ns) {
+    (void)link, (void)now_ns;
+    return 0;
+  }
 };
 
 // Optional tracing hooks (tests, `twinstep status`); called on the poll thread.

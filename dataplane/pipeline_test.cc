@@ -10,6 +10,7 @@
 #include <map>
 
 #include "dataplane/comparator/golden.h"
+#include "dataplane/core/checkpoint_transfer.h"
 #include "dataplane/eal.h"
 #include "dataplane/synthetic_guest.h"
 #ifdef TWINSTEP_HAVE_NET_BACKEND
@@ -180,6 +181,42 @@ TEST(PipelineTest, ConformanceSuitePassesThroughTheRealPipeline) {
     epoch_time = last + 1'000'000'000;
     // Held packets still in the pipeline are freed by its destructor.
   }
+}
+
+// A controller that sends a checkpoint through its OnPoll hook, and one that receives it.
+class CheckpointController final : public ReplicationEvents {
+ public:
+  explicit CheckpointController(std::span<const uint8_t> image) : sender(7, wire::CheckpointKind::kJoin, image, 1000) {}
+  CheckpointController() : sender(0, wire::CheckpointKind::kJoin, {}, 1000) { sender_done = true; }
+  void OnDivergence(const DivergenceEvent&) override {}
+  void OnPeerRecord(const wire::Record& r, uint64_t, uint64_t) override { receiver.OnRecord(r); }
+  size_t OnPoll(SyncLink& link, uint64_t now_ns) override {
+    if (sender_done) return 0;
+    sender_done = sender.Pump(link, now_ns);
+    return 1;
+  }
+  CheckpointSender sender;
+  bool sender_done = false;
+  CheckpointReceiver receiver;
+};
+
+TEST(PipelineTest, ControllerSendsACheckpointThroughThePollHook) {
+  std::vector<uint8_t> image(300'000);
+  for (size_t i = 0; i < image.size(); ++i) image[i] = static_cast<uint8_t>(i * 7);
+  CheckpointController tx(image), rx;
+  GuestPort gp(MbufPool()), gs(MbufPool());
+  PipelineConfig pc;
+  pc.role = Role::kPrimary;
+  Pipeline primary(pc, g_null0.get(), g_sync0.get(), &gp, &tx);
+  pc.role = Role::kSecondary;
+  Pipeline secondary(pc, g_null1.get(), g_sync1.get(), &gs, &rx);
+  for (int i = 0; i < 2'000'000 && rx.receiver.state() != CheckpointReceiver::State::kComplete; ++i) {
+    primary.PollOnce(NowNs());
+    secondary.PollOnce(NowNs());
+  }
+  ASSERT_EQ(rx.receiver.state(), CheckpointReceiver::State::kComplete);
+  EXPECT_EQ(rx.receiver.data(), image);
+  Drain(primary, secondary, NowNs());
 }
 
 TEST(PipelineTest, PrimaryGoingSoloReleasesWhatItHeld) {
