@@ -7,6 +7,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <fstream>
 
 #include "dataplane/node_setup.h"
 #include "dataplane/testing/node_process.h"
@@ -72,6 +74,36 @@ TEST(EalArgsTest, NodeConfigTranslatesAndRefusesUnknownModes) {
   auto bad = SetupFromNodeConfig(nc);
   ASSERT_FALSE(bad.has_value());
   EXPECT_NE(bad.error().Message().find("dataplane.eal_mode 'cloud'"), std::string::npos);
+}
+
+TEST(EalArgsTest, PipelineSettingsComeFromReplication) {
+  config::NodeConfig nc;
+  nc.replication.compare_timeout_us = 2000;
+  nc.replication.heartbeat_interval_ms = 10;
+  auto pc = PipelineConfigFromNode(nc, Role::kPrimary);
+  ASSERT_TRUE(pc.has_value());
+  EXPECT_EQ(pc->role, Role::kPrimary);
+  EXPECT_EQ(pc->comparator.compare_timeout_ns, 2'000'000u);
+  EXPECT_EQ(pc->advance_interval_ns, 50'000u);
+  EXPECT_EQ(pc->heartbeat_interval_ns, 10'000'000u);
+  EXPECT_FALSE(pc->idle.busy_poll);
+  nc.replication.compare_timeout_us = 0;
+  EXPECT_FALSE(PipelineConfigFromNode(nc, Role::kSolo).has_value());
+}
+
+// A node config file drives the node helper; its errors name the port.
+TEST(EalProcessTest, NodeConfigFileDrivesTheEal) {
+  const std::string path = "/tmp/twdp-eal-" + std::to_string(getpid()) + ".toml";
+  {
+    std::ofstream out(path);
+    out << "[dataplane]\nfile_prefix = \"twdp-cfg-" << getpid() << "\"\n"
+        << "[dataplane.client]\ndevice = \"net_memif7\"\nargs = \"role=nonsense\"\n";
+  }
+  testing::NodeProcess p(TWINSTEP_DATAPLANE_NODE, {"--config", path, "--check-only"});
+  auto run = p.Stop(false, 120);
+  std::remove(path.c_str());
+  EXPECT_EQ(run.exit_code, 4) << run.output;
+  EXPECT_NE(run.output.find("client port 'net_memif7,role=nonsense'"), std::string::npos) << run.output;
 }
 
 TEST(EalCheckTest, LcoreChecks) {

@@ -1,6 +1,8 @@
 // Node config -> dataplane set-up (see node_setup.h).
 #include "dataplane/node_setup.h"
 
+#include <algorithm>
+
 namespace twinstep::dataplane {
 
 Expected<DataplaneSetup, EalError> SetupFromNodeConfig(const config::NodeConfig& config) {
@@ -36,6 +38,22 @@ Expected<DataplaneSetup, EalError> SetupFromNodeConfig(const config::NodeConfig&
   s.client = {"client", d.client.device, d.client.args};
   s.sync = {"sync", d.sync.device, d.sync.args};
   return s;
+}
+
+Expected<PipelineConfig, EalError> PipelineConfigFromNode(const config::NodeConfig& config, Role role) {
+  const auto& r = config.replication;
+  if (r.compare_timeout_us <= 0 || r.heartbeat_interval_ms < 0) {
+    return MakeUnexpected(EalError{EalErrc::kBadConfig, "replication.compare_timeout_us must be > 0 and "
+                                                        "replication.heartbeat_interval_ms >= 0"});
+  }
+  PipelineConfig pc;
+  pc.role = role;
+  pc.comparator.compare_timeout_ns = static_cast<uint64_t>(r.compare_timeout_us) * 1000;
+  // Timeouts are checked a few times per timeout, at most every 50 us.
+  pc.advance_interval_ns = std::min<uint64_t>(50'000, pc.comparator.compare_timeout_ns / 4);
+  pc.heartbeat_interval_ns = static_cast<uint64_t>(r.heartbeat_interval_ms) * 1'000'000;
+  pc.idle.busy_poll = config.dataplane.poll_mode == "busy";
+  return pc;
 }
 
 }  // namespace twinstep::dataplane

@@ -6,6 +6,7 @@
 #include "common/expected.h"
 #include "dataplane/core/idle_backoff.h"
 #include "dataplane/eal.h"
+#include "dataplane/pipeline.h"
 
 namespace twinstep::dataplane {
 
@@ -17,5 +18,11 @@ struct DataplaneSetup {
 };
 
 Expected<DataplaneSetup, EalError> SetupFromNodeConfig(const config::NodeConfig& config);
+
+// The pipeline's settings from [replication] and [dataplane]; `role` is the
+// role the controller decided (the config's node.role is only a hint).
+// Only the software comparator is built into the dataplane itself; rtl and
+// xrt are passed as a ComparatorFactory by whoever links them.
+Expected<PipelineConfig, EalError> PipelineConfigFromNode(const config::NodeConfig& config, Role role);
 
 }  // namespace twinstep::dataplane

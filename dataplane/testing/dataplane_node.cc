@@ -16,6 +16,7 @@
 #include "dataplane/eal.h"
 #include "dataplane/eth_port.h"
 #include "dataplane/guest_port.h"
+#include "dataplane/node_setup.h"
 #include "dataplane/pipeline.h"
 #include "dataplane/synthetic_guest.h"
 
@@ -53,7 +54,7 @@ PortSpec ParsePort(const std::string& role, const std::string& s) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string role = "solo", prefix = "twdp", client, sync, log_path;
+  std::string role = "solo", prefix = "twdp", client, sync, log_path, config_path;
   uint32_t drop_ppm = 0;
   uint64_t diverge_at = UINT64_MAX;
   uint16_t salt = 0;
@@ -74,6 +75,7 @@ int main(int argc, char** argv) {
     else if (a == "--required-lcores") required_lcores = std::stoi(next());
     else if (a == "--check-only") check_only = true;
     else if (a == "--busy") busy = true;
+    else if (a == "--config") config_path = next();
     else {
       std::fprintf(stderr, "dataplane_node: unknown argument '%s'\n", a.c_str());
       return 2;
@@ -84,6 +86,22 @@ int main(int argc, char** argv) {
   ec.main_lcore = lcore;
   ec.required_lcores = required_lcores;
   if (!busy) ec.float_cpus = {lcore};  // the same CPU, but through --lcores (exercised by the tests)
+  if (!config_path.empty()) {
+    // The node's TOML config (cli/config) instead of the flags.
+    auto nc = twinstep::config::LoadNodeConfig(config_path);
+    if (!nc) {
+      std::fprintf(stderr, "error: %s\n", nc.error().Message().c_str());
+      return 2;
+    }
+    auto setup = SetupFromNodeConfig(*nc);
+    if (!setup) {
+      std::fprintf(stderr, "error: %s\n", setup.error().Message().c_str());
+      return 2;
+    }
+    ec = setup->eal;
+    client = setup->client.device + (setup->client.args.empty() ? "" : "," + setup->client.args);
+    sync = role == "solo" ? "" : setup->sync.device + (setup->sync.args.empty() ? "" : "," + setup->sync.args);
+  }
   if (auto r = InitEal(ec); !r) {
     std::fprintf(stderr, "error: %s\n", r.error().Message().c_str());
     return 3;
