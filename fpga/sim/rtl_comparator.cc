@@ -3,7 +3,6 @@
 
 #include <bit>
 
-#include "fpga/csr_map.h"
 
 namespace twinstep::fpga {
 
@@ -33,35 +32,14 @@ void RtlComparator::Settle() {
     healthy_ = false;
     if (healthy_out_) *healthy_out_ = false;
   }
-  for (const RtlVerdict& r : model_->verdicts()) {
-    compare::Verdict v;
-    v.kind = static_cast<compare::VerdictKind>(r.kind);
-    v.has_event = r.has_event;
-    v.flow = r.flow;
-    v.out_seq = r.out_seq;
-    v.length = r.length;
-    v.primary_digest = r.primary_digest;
-    v.secondary_digest = r.secondary_digest;
-    if (r.has_event) {
-      auto it = handles_.find(r.event_id);
-      v.handle = it == handles_.end() ? 0 : it->second;
-      // Released or not held: the RTL will not name this event again.
-      if (it != handles_.end() && (v.kind == compare::VerdictKind::kRelease ||
-                                   v.kind == compare::VerdictKind::kOverflow)) {
-        handles_.erase(it);
-      }
-    }
-    sink_->OnVerdict(v);
-  }
+  for (const RtlVerdict& r : model_->verdicts()) sink_->OnVerdict(handles_.Resolve(r));
   model_->verdicts().clear();
   model_->tx_frames().clear();
 }
 
 void RtlComparator::SubmitOutput(std::span<const uint8_t> frame, uint64_t handle, uint64_t now_ns) {
   SetTime(now_ns);
-  const uint32_t id = next_id_++;
-  handles_[id] = handle;
-  model_->QueueFrame(frame, id);
+  model_->QueueFrame(frame, handles_.Add(handle));
   Settle();
 }
 
@@ -84,19 +62,7 @@ void RtlComparator::ReleaseAll(uint64_t now_ns) {
 }
 
 compare::ComparatorCounters RtlComparator::counters() const {
-  RtlModel& m = *model_;
-  auto c = [&](csr::Counter i) { return m.ReadCsr64(csr::CounterAddr(i)); };
-  compare::ComparatorCounters out;
-  out.events = c(csr::kCounterEvents);
-  out.records = c(csr::kCounterRecords);
-  out.released_matched = c(csr::kCounterReleasedMatched);
-  out.released_checkpoint = c(csr::kCounterReleasedCheckpoint);
-  out.mismatches = c(csr::kCounterMismatches);
-  out.missing_records = c(csr::kCounterMissingRecords);
-  out.missing_events = c(csr::kCounterMissingEvents);
-  out.overflows = c(csr::kCounterOverflows);
-  out.records_ignored = c(csr::kCounterRecordsIgnored);
-  return out;
+  return ReadComparatorCounters([this](uint32_t addr) { return model_->ReadCsr64(addr); });
 }
 
 }  // namespace twinstep::fpga

@@ -4,10 +4,10 @@
 #pragma once
 
 #include <memory>
-#include <unordered_map>
 
 #include "dataplane/comparator/comparator.h"
 #include "fpga/sim/rtl_model.h"
+#include "fpga/verdict_codec.h"
 
 namespace twinstep::fpga {
 
@@ -32,8 +32,7 @@ class RtlComparator final : public compare::Comparator {
 
   compare::VerdictSink* sink_;
   std::unique_ptr<RtlModel> model_;
-  std::unordered_map<uint32_t, uint64_t> handles_;  // RTL event id -> caller's handle
-  uint32_t next_id_ = 0;
+  EventHandles handles_;
   uint64_t time_ns_ = ~0ull;
   bool healthy_ = true;
   bool* healthy_out_ = nullptr;  // also cleared on a hang, for owners that cannot ask

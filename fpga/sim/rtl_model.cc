@@ -12,19 +12,6 @@
 #pragma GCC diagnostic pop
 
 namespace twinstep::fpga {
-namespace {
-
-uint64_t Bits(const uint32_t* words, int lsb, int width) {
-  uint64_t v = 0;
-  for (int i = 0; i < width; ++i) {
-    const int b = lsb + i;
-    v |= uint64_t{(words[b / 32] >> (b % 32)) & 1u} << i;
-  }
-  return v;
-}
-
-}  // namespace
-
 RtlModel::RtlModel(const RtlModelOptions& options)
     : top_(std::make_unique<Vts_twinstep>()), options_(options), rng_(options.seed) {
   Reset();
@@ -91,7 +78,7 @@ void RtlModel::DriveInputs() {
   top_->m_axis_host_tready = 1;
   top_->m_axis_sync_tready = 1;
   top_->m_axis_tx_tready = !Chance(options_.backpressure);
-  top_->m_axis_vd_tready = !Chance(options_.backpressure);
+  top_->m_axis_vd_tready = options_.verdict_stream && !Chance(options_.backpressure);
   top_->m_axis_rec_tready = !Chance(options_.backpressure);
 }
 
@@ -106,19 +93,7 @@ void RtlModel::SampleOutputs() {
     record_valid_ = false;
   }
   if (top_->m_axis_vd_tvalid && top_->m_axis_vd_tready) {
-    const uint32_t* w = top_->m_axis_vd_tdata.data();
-    using B = csr::VerdictBits;
-    RtlVerdict v;
-    v.kind = static_cast<uint8_t>(Bits(w, B::kKind, 3));
-    v.has_event = Bits(w, B::kHasEvent, 1);
-    v.event_id = static_cast<uint32_t>(Bits(w, B::kId, 32));
-    v.buf = static_cast<uint16_t>(Bits(w, B::kBuf, 16));
-    v.flow = Bits(w, B::kFlow, 64);
-    v.out_seq = Bits(w, B::kSeq, 64);
-    v.length = static_cast<uint32_t>(Bits(w, B::kLen, 32));
-    v.primary_digest = Bits(w, B::kPdig, 64);
-    v.secondary_digest = Bits(w, B::kSdig, 64);
-    verdicts_.push_back(v);
+    verdicts_.push_back(DecodeVerdict(top_->m_axis_vd_tdata.data()));
   }
   if (top_->m_axis_tx_tvalid && top_->m_axis_tx_tready) {
     const auto* d = reinterpret_cast<const uint8_t*>(top_->m_axis_tx_tdata.data());  // little-endian words

@@ -10,27 +10,17 @@
 #include <span>
 #include <vector>
 
-#include "fpga/csr_map.h"
+#include "fpga/verdict_codec.h"
 
 class Vts_twinstep;
 
 namespace twinstep::fpga {
 
-// One verdict word of the RTL (docs/fpga.md, "Verdict format").
-struct RtlVerdict {
-  uint8_t kind = 0;
-  bool has_event = false;
-  uint32_t event_id = 0;
-  uint16_t buf = 0;
-  uint64_t flow = 0, out_seq = 0;
-  uint32_t length = 0;
-  uint64_t primary_digest = 0, secondary_digest = 0;
-};
-
 struct RtlModelOptions {
   uint32_t seed = 1;
   double idle = 0.0;          // probability that an input stream idles a clock
   double backpressure = 0.0;  // probability that an output stream is not ready a clock
+  bool verdict_stream = true;  // false: verdicts stay in the CSR event FIFO (the XRT path)
 };
 
 class RtlModel {

@@ -1,0 +1,52 @@
+#!/bin/sh
+# Synthesizes the fpga/ RTL with Yosys for UltraScale+ (synth_xilinx -family xcup)
+# and writes a resource and logic-depth report. Usage: synth.sh OUT_DIR [full]
+# Default: the reduced configuration the test suite runs (small flow tables and
+# pools, 192-byte header window) so that it finishes in minutes on two cores;
+# `full` synthesizes the configuration the Verilator model runs (slow: tens of
+# minutes, large CAMs as flip-flops).
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+rtl="$here/../rtl"
+out=${1:?usage: synth.sh OUT_DIR [full]}
+config=${2:-reduced}
+mkdir -p "$out"
+python3 "$rtl/gen_crc64_masks.py" "$out/ts_crc64_masks.svh"
+
+if [ "$config" = full ]; then
+  params="-set HDR_BEATS 4 -set SEQ_FLOWS 256 -set FLOWS 256 -set EVENTS 1024 -set RECORDS 1024 -set CELLS_LOG2 11"
+else
+  params="-set HDR_BEATS 3 -set SEQ_FLOWS 8 -set FLOWS 8 -set EVENTS 16 -set RECORDS 16 -set CELLS_LOG2 8"
+fi
+
+sources=""
+for m in ts_fifo ts_crc64_beat ts_crc64_zadv ts_hdr_parse ts_seq_table ts_digest ts_pktbuf ts_compare \
+         ts_mirror ts_csr ts_twinstep; do
+  sources="$sources $rtl/$m.sv"
+done
+
+yosys -q -l "$out/yosys.log" -p "
+  read_verilog -sv -I$out $sources
+  chparam $params ts_twinstep
+  synth_xilinx -family xcup -top ts_twinstep -flatten
+  tee -o $out/stat.txt stat
+  tee -o $out/ltp.txt ltp -noff
+"
+
+# Summary: LUTs, flip-flops, block RAM, UltraRAM, carry chains, logic levels.
+awk -v config="$config" '
+  /LUT[1-6] / { luts += $2 }
+  /FD[CPRS]E / { ffs += $2 }
+  /RAMB36E2 / { b36 += $2 }
+  /RAMB18E2 / { b18 += $2 }
+  /URAM288 / { uram += $2 }
+  /RAM(32|64|128|256)[MXS0-9A-Z]* / { lutram += $2 }
+  /CARRY8 / { carry += $2 }
+  END {
+    printf "config %s\nLUT %d\nFF %d\nLUTRAM %d\nRAMB36 %d\nRAMB18 %d\nURAM %d\nCARRY8 %d\n", \
+      config, luts, ffs, lutram, b36, b18, uram, carry
+  }' "$out/stat.txt" > "$out/report.txt"
+levels=$(sed -n 's/.*(length=\([0-9]*\)).*/\1/p' "$out/ltp.txt" | head -1)
+echo "logic_levels ${levels:-unknown}" >> "$out/report.txt"
+cat "$out/report.txt"
+grep -q '^LUT [1-9]' "$out/report.txt"
