@@ -139,6 +139,13 @@ Expected<void, EalError> CheckFilePrefix(const std::string& prefix) {
   return {};
 }
 
+bool RemoveRuntimeDir(const std::string& prefix) {
+  if (!CheckFilePrefix(prefix)) return false;
+  std::error_code ec;
+  std::filesystem::remove_all(RuntimeDir(prefix), ec);
+  return true;
+}
+
 bool EalInitialized() { return g_eal_done.load(); }
 ::rte_mempool* MbufPool() { return g_pool; }
 

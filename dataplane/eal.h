@@ -70,6 +70,10 @@ Expected<void, EalError> CheckFilePrefix(const std::string& prefix);
 // Where DPDK keeps the prefix's runtime files (its lock lives in `config` there).
 std::string RuntimeDir(const std::string& prefix);
 
+// Removes the prefix's runtime directory (DPDK leaves it behind) when no live
+// process holds the prefix; returns false when one does.
+bool RemoveRuntimeDir(const std::string& prefix);
+
 // Checks, then rte_eal_init. Only once per process.
 Expected<void, EalError> InitEal(const EalConfig& config);
 bool EalInitialized();

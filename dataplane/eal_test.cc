@@ -104,6 +104,7 @@ TEST(EalProcessTest, NodeConfigFileDrivesTheEal) {
   std::remove(path.c_str());
   EXPECT_EQ(run.exit_code, 4) << run.output;
   EXPECT_NE(run.output.find("client port 'net_memif7,role=nonsense'"), std::string::npos) << run.output;
+  RemoveRuntimeDir("twdp-cfg-" + std::to_string(getpid()));
 }
 
 TEST(EalCheckTest, LcoreChecks) {
@@ -157,6 +158,7 @@ TEST(EalProcessTest, ErrorsAreNamedPlainly) {
   EXPECT_EQ(busy.exit_code, 3);
   EXPECT_NE(busy.output.find("file prefix is in use"), std::string::npos) << busy.output;
   EXPECT_EQ(holder.Stop().exit_code, 0);
+  for (const char* suffix : {"", "-ok", "-l", "-u", "-p"}) EXPECT_TRUE(RemoveRuntimeDir(prefix + suffix));
 }
 
 }  // namespace

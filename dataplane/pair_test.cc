@@ -18,6 +18,7 @@
 #include <set>
 #include <sstream>
 
+#include "dataplane/eal.h"
 #include "dataplane/testing/node_process.h"
 
 namespace twinstep::dataplane {
@@ -164,6 +165,8 @@ class PairTest : public ::testing::Test {
     res.secondary_client_frames = other.frames_in;
     res.secondary = secondary.Stop();
     res.primary = primary.Stop();
+    RemoveRuntimeDir("twdp-p-" + id);
+    RemoveRuntimeDir("twdp-s-" + id);
     return res;
   }
 

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <map>
 
 #include "dataplane/comparator/golden.h"
@@ -48,6 +49,8 @@ class EalEnvironment : public ::testing::Environment {
   void TearDown() override {
     for (auto* p : {&g_null0, &g_null1, &g_sync0, &g_sync1, &g_lan_node, &g_lan_client}) p->reset();
     std::system(("rm -rf " + g_dir).c_str());
+    std::error_code ec;
+    std::filesystem::remove_all(RuntimeDir("twdp-pl-" + std::to_string(getpid())), ec);  // still held: remove by hand
   }
 };
 const auto* const g_env = ::testing::AddGlobalTestEnvironment(new EalEnvironment);

@@ -10,6 +10,7 @@
 #include <rte_lcore.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <atomic>
 #include <cstdio>
 #include <cstring>
@@ -231,7 +232,11 @@ int main(int argc, char** argv) {
                 r->bulk_gbytes_per_cpu_s, (unsigned long)r->bulk_frames,
                 o.frame_bytes, (unsigned long)r->retransmits, r->digest_ok ? "ok" : "BAD");
   }
-  if (mode == "sync") return 0;
+  if (mode == "sync") {
+    std::error_code ec;
+    std::filesystem::remove_all(RuntimeDir(c.file_prefix), ec);
+    return 0;
+  }
   const std::string dir = "/tmp/twinstep-bench-" + std::to_string(getpid());
   Rig rig;
   rig.lan_node = Open("client", "net_memif0", "role=server,id=0,socket=" + dir + "-lan.sock");
@@ -250,6 +255,8 @@ int main(int argc, char** argv) {
     Throughput(rig, Setup::kPairOneCore, 3.0);
   }
   rig = Rig{};
+  std::error_code ec;
+  std::filesystem::remove_all(RuntimeDir(c.file_prefix), ec);  // DPDK leaves it behind
   std::remove((dir + "-lan.sock").c_str());
   std::remove((dir + "-sync.sock").c_str());
   return 0;
