@@ -8,6 +8,7 @@
 
 #include "dataplane/comparator/comparator_bench.h"
 #include "dataplane/comparator/software_comparator.h"
+#include "dataplane/sync_bench.h"
 
 namespace twinstep::tune {
 namespace {
@@ -76,8 +77,24 @@ std::vector<BenchResult> ComparatorRateBench(double seconds) {
 }
 
 std::vector<BenchResult> SyncLinkBench() {
-  return {{"sync link round trip + bandwidth (memif loopback)", false, 0, "",
-           "not available in this build (hook SyncLinkBench in cli/tune/bench.cc awaits the dataplane's sync link)"}};
+  dataplane::SyncBenchOptions options;
+  options.round_trips = 5000;
+  const auto r = dataplane::MeasureSyncLinkLoopback(options);
+  if (!r) {
+    return {{"sync link (memif loopback)", false, 0, "", "not measured: " + r.error().Message()}};
+  }
+  std::ostringstream rtt, bulk;
+  rtt.setf(std::ios::fixed);
+  bulk.setf(std::ios::fixed);
+  rtt.precision(1);
+  bulk.precision(2);
+  rtt << options.round_trips << " round trips of one record each way, sender and receiver polled by one thread; p99 "
+      << r->rtt_p99_us << " us, p99.9 " << r->rtt_p999_us << " us";
+  bulk << (options.bulk_bytes >> 20) << " MiB checkpoint image in " << r->bulk_frames << " frames, "
+       << r->retransmits << " retransmits, " << r->bulk_gbytes_per_cpu_s << " GB per CPU second, receiver CRC "
+       << (r->digest_ok ? "matched" : "DID NOT MATCH");
+  return {{"sync link round trip p50 (memif loopback)", true, r->rtt_p50_us, "us", rtt.str()},
+          {"sync link bulk transfer (memif loopback)", r->digest_ok, r->bulk_gbytes_per_s, "GB/s", bulk.str()}};
 }
 
 }  // namespace twinstep::tune

@@ -1,6 +1,6 @@
 // Micro-benchmarks of `twinstep tune`: memory copy bandwidth (the bound on a
-// checkpoint's time) measured here, and named hooks for the comparator rate
-// and the sync-link round trip, which other parts of the product provide.
+// checkpoint's time) measured here, and hooks that run the comparator's and
+// the sync link's own benchmarks.
 #pragma once
 
 #include <cstdint>
@@ -29,8 +29,8 @@ BenchResult MeasureMemcpy(int64_t buffer_mib, int rounds, int64_t dirty_page_bou
 std::vector<BenchResult> ComparatorRateBench(double seconds);
 
 // Hook: round trip and bulk bandwidth of the sync link over a loopback memif
-// pair (dataplane/). Until the dataplane offers one, it reports "not
-// available in this build".
+// pair in this process (dataplane's MeasureSyncLinkLoopback; initializes the
+// EAL in simulation mode). An EAL that cannot start is reported, not faked.
 std::vector<BenchResult> SyncLinkBench();
 
 }  // namespace twinstep::tune

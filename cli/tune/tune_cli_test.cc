@@ -45,7 +45,9 @@ TEST(TuneCli, WritesAConfigHereThatLoads) {
   EXPECT_NE(r.output.find("Core plan"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("Host checks"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("memory copy"), std::string::npos) << r.output;
-  EXPECT_NE(r.output.find("not available in this build"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("comparator rate (software)"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("sync link round trip"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("not available in this build"), std::string::npos) << r.output;  // rtl, xrt
   auto config = twinstep::config::LoadNodeConfig(path);
   ASSERT_TRUE(config.has_value()) << config.error().Message();
   EXPECT_EQ(config->node.name, "here");
