@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <atomic>
 #include <memory>
 #include <vector>
@@ -61,9 +62,10 @@ double Percentile(std::vector<uint64_t>& v, double p) {
 }  // namespace
 
 Expected<SyncBenchResult, EalError> MeasureSyncLinkLoopback(const SyncBenchOptions& o) {
+  std::string own_prefix;  // set when this call started the EAL
   if (!EalInitialized()) {
     EalConfig c;
-    c.file_prefix = "twinstep-syncbench-" + std::to_string(getpid());
+    c.file_prefix = own_prefix = "twinstep-syncbench-" + std::to_string(getpid());
     c.log_level = "error";
     // The first CPU this process may use (tune may run under a restricted affinity).
     cpu_set_t set;
@@ -157,6 +159,10 @@ Expected<SyncBenchResult, EalError> MeasureSyncLinkLoopback(const SyncBenchOptio
     e->port.reset();
   }
   unlink(sock.c_str());
+  if (!own_prefix.empty()) {
+    std::error_code ec;
+    std::filesystem::remove_all(RuntimeDir(own_prefix), ec);  // DPDK would leave it behind
+  }
   return res;
 }
 
