@@ -1,5 +1,6 @@
-// `twinstep vm`: one unprotected VM with its console on stdout; writes a
+// `twinstep vm`: one unprotected VM with its console on stdin/stdout; writes a
 // snapshot when a signal arrives and can start from one.
+#include <poll.h>
 #include <signal.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
@@ -92,8 +93,20 @@ int RunVm(const VmOptions& o) {
     if (auto s = machine.Boot(o.kernel, o.initrd, o.append); !s) return Fail(s.error());
     if (auto s = machine.Start(); !s) return Fail(s.error());
   }
+  bool stdin_open = true;
   for (;;) {
-    const host::VmStop why = machine.vm().WaitForStop(50);
+    // Wait for a signal or console input (stdin goes to the UART).
+    pollfd fds[2] = {{sfd, POLLIN, 0}, {0, POLLIN, 0}};
+    if (poll(fds, stdin_open ? 2 : 1, 50) > 0 && stdin_open && (fds[1].revents & (POLLIN | POLLHUP))) {
+      char buf[256];
+      const ssize_t n = read(0, buf, sizeof buf);
+      if (n > 0) {
+        machine.uart().Input({buf, static_cast<size_t>(n)});
+      } else {
+        stdin_open = false;
+      }
+    }
+    const host::VmStop why = machine.vm().WaitForStop(0);
     if (why.kind == host::VmStop::Kind::kGuestExit) {
       machine.Pause();
       return static_cast<int>(why.code & 0xff);
