@@ -24,6 +24,7 @@ struct VmOptions {
   std::string kernel, initrd, append, disk, tap, snapshot_on, snapshot, restore;
   uint64_t mem_mib = 256;
   bool no_polling = false;
+  bool hugepages = false;
 };
 
 int SignalNumber(const std::string& name) {
@@ -70,6 +71,7 @@ int RunVm(const VmOptions& o) {
   host::MachineConfig mc;
   mc.mem_bytes = o.mem_mib << 20;
   mc.disk = o.disk;
+  mc.hugepages = o.hugepages;
   mc.net = tap.get();
   mc.net_config.polling = !o.no_polling;
   std::unique_ptr<host::SnapshotFile> from;
@@ -153,6 +155,7 @@ void AddVmCommand(CLI::App& app, int* exit_code) {
   vm->add_option("--snapshot-on", o->snapshot_on, "Signal that writes a snapshot: USR1, USR2 or HUP");
   vm->add_option("--snapshot", o->snapshot, "Where --snapshot-on writes the snapshot");
   vm->add_option("--restore", o->restore, "Start from this snapshot instead of booting")->check(CLI::ExistingFile);
+  vm->add_flag("--hugepages", o->hugepages, "Back guest RAM with hugetlbfs pages (memfd MFD_HUGETLB; --mem a multiple of 2)");
   vm->add_flag("--no-polling", o->no_polling, "virtio-net waits for notifications instead of polling the rings");
   vm->callback([o, exit_code] { *exit_code = RunVm(*o); });
 }

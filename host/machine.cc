@@ -27,7 +27,7 @@ Result<std::unique_ptr<Machine>> Machine::Create(const MachineConfig& config) {
 
 Status Machine::Init(const MachineConfig& config) {
   config_ = config;
-  auto vm = Vm::Create(VmConfig{config.mem_bytes, config.vcpus, false});
+  auto vm = Vm::Create(VmConfig{config.mem_bytes, config.vcpus, config.hugepages});
   if (!vm) return MakeUnexpected(vm.error());
   vm_ = std::move(*vm);
   Vm* v = vm_.get();

@@ -24,6 +24,7 @@ inline constexpr uint8_t kNetIrq = 10, kBlkIrq = 11;
 struct MachineConfig {
   uint64_t mem_bytes = 256ull << 20;
   uint32_t vcpus = 1;
+  bool hugepages = false;    // guest RAM on hugetlb pages
   int console_fd = 1;         // UART output; -1 for none
   bool keep_console = false;  // keep UART output for Uart::output()
   std::string disk;           // raw image for virtio-blk; empty: no disk

@@ -38,8 +38,14 @@ Result<std::unique_ptr<GuestMemory>> GuestMemory::Create(uint64_t size_bytes, bo
   if (ftruncate(m->fd_, static_cast<off_t>(size_bytes)) != 0) {
     return FailErrno(Errc::kMemory, "ftruncate guest memfd to " + std::to_string(size_bytes));
   }
-  void* p = mmap(nullptr, size_bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, m->fd_, 0);
-  if (p == MAP_FAILED) return FailErrno(Errc::kMemory, "mmap guest memfd");
+  // hugetlb: no MAP_NORESERVE, so that a short pool fails here instead of a
+  // SIGBUS at the first touch.
+  const int reserve = hugepages ? 0 : MAP_NORESERVE;
+  void* p = mmap(nullptr, size_bytes, PROT_READ | PROT_WRITE, MAP_SHARED | reserve, m->fd_, 0);
+  if (p == MAP_FAILED) {
+    return FailErrno(Errc::kMemory, hugepages ? "mmap guest memfd on hugetlb pages (too few in /proc/sys/vm/nr_hugepages?)"
+                                              : "mmap guest memfd");
+  }
   m->base_ = static_cast<uint8_t*>(p);
   madvise(p, size_bytes, MADV_MERGEABLE);  // best effort: KSM may share zero pages
   const uint64_t low = std::min(size_bytes, kMmioHoleStart);

@@ -50,6 +50,17 @@ TEST(MemoryTest, VmmWritesAreCollectedOnce) {
   EXPECT_TRUE(d2->empty());
 }
 
+TEST(MemoryTest, HugepagesWithoutAPoolFailCleanly) {
+  // Either the host has a pool (then the memory works) or creation fails: never a SIGBUS later.
+  auto m = GuestMemory::Create(2ull << 20, true);
+  if (m) {
+    (*m)->base()[0] = 1;
+    EXPECT_EQ((*m)->base()[0], 1);
+  } else {
+    EXPECT_EQ(m.error().code, Errc::kMemory) << m.error().ToString();
+  }
+}
+
 TEST(MemoryTest, RefusesBadSizes) {
   EXPECT_FALSE(GuestMemory::Create(0, false));
   EXPECT_FALSE(GuestMemory::Create(3ull << 20, false));
