@@ -94,6 +94,46 @@ TEST(SnapshotTest, SpinningAsmGuestContinuesAfterRestore) {
   std::remove(path.c_str());
 }
 
+TEST(SnapshotTest, TwoVcpuMachineRunsStopsAndRestores) {
+  TWINSTEP_SKIP_WITHOUT_KVM();
+  MachineConfig c;
+  c.mem_bytes = 16ull << 20;
+  c.vcpus = 2;
+  c.console_fd = -1;
+  auto a = Machine::Create(c);
+  ASSERT_TRUE(a) << a.error().ToString();
+  // vCPU 1 is an AP waiting for INIT/SIPI in the in-kernel LAPIC; vCPU 0 spins.
+  testing::GuestAsm prog(testing::GuestAsm::Mode::k64);
+  prog.MovRdi(0x400000);
+  const size_t loop = prog.here();
+  prog.IncQwordAtRdi().Jmp(loop);
+  testing::LoadLongMode((*a)->vm(), prog);
+  ASSERT_TRUE((*a)->Start());
+  std::this_thread::sleep_for(std::chrono::milliseconds(30));
+  (*a)->Pause();
+  EXPECT_EQ((*a)->vm().WaitForStop(0).kind, VmStop::Kind::kRequested);
+  const std::string path = TempPath("smp");
+  ASSERT_TRUE(SaveSnapshot(**a, path));
+  auto f = SnapshotFile::Open(path);
+  ASSERT_TRUE(f);
+  std::span<const uint8_t> b;
+  EXPECT_TRUE((*f)->index().Find(VcpuSectionId(1), &b));
+  auto target = Machine::Create(c);
+  ASSERT_TRUE(target);
+  ASSERT_TRUE(RestoreSnapshot(**target, **f));
+  kvm_mp_state mp{};
+  ASSERT_EQ(ioctl((*target)->vm().vcpu(1).fd(), KVM_GET_MP_STATE, &mp), 0);
+  EXPECT_NE(mp.mp_state, static_cast<uint32_t>(KVM_MP_STATE_RUNNABLE)) << "the AP was never started";
+  // A one-vCPU machine does not take a two-vCPU snapshot.
+  c.vcpus = 1;
+  auto one = Machine::Create(c);
+  ASSERT_TRUE(one);
+  auto r = RestoreSnapshot(**one, **f);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Errc::kSnapshotMismatch);
+  std::remove(path.c_str());
+}
+
 TEST(SnapshotTest, CorruptOrMismatchedSnapshotsAreRefusedAndNotApplied) {
   TWINSTEP_SKIP_WITHOUT_KVM();
   MachineConfig c;
