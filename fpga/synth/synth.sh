@@ -1,6 +1,7 @@
 #!/bin/sh
 # Synthesizes the fpga/ RTL with Yosys for UltraScale+ (synth_xilinx -family xcup)
-# and writes a resource and logic-depth report. Usage: synth.sh OUT_DIR [full]
+# and writes a resource and logic-depth report.
+# Usage: synth.sh OUT_DIR [reduced|full]  or  synth.sh OUT_DIR block MODULE ["chparam args"]
 # Default: the reduced configuration the test suite runs (small flow tables and
 # pools, 192-byte header window) so that it finishes in minutes on two cores;
 # `full` synthesizes the configuration the Verilator model runs (slow: tens of
@@ -13,7 +14,11 @@ config=${2:-reduced}
 mkdir -p "$out"
 python3 "$rtl/gen_crc64_masks.py" "$out/ts_crc64_masks.svh"
 
-if [ "$config" = full ]; then
+top=ts_twinstep
+if [ "$config" = block ]; then
+  top=${3:?usage: synth.sh OUT_DIR block MODULE [chparam args]}
+  params=${4:-}
+elif [ "$config" = full ]; then
   params="-set HDR_BEATS 4 -set SEQ_FLOWS 256 -set FLOWS 256 -set EVENTS 1024 -set RECORDS 1024 -set CELLS_LOG2 11"
 else
   params="-set HDR_BEATS 3 -set SEQ_FLOWS 8 -set FLOWS 8 -set EVENTS 16 -set RECORDS 16 -set CELLS_LOG2 8"
@@ -27,14 +32,14 @@ done
 
 yosys -q -l "$out/yosys.log" -p "
   read_verilog -sv -I$out $sources
-  chparam $params ts_twinstep
-  synth_xilinx -family xcup -top ts_twinstep -flatten
+  ${params:+chparam $params $top}
+  synth_xilinx -family xcup -top $top -flatten
   tee -o $out/stat.txt stat
   tee -o $out/ltp.txt ltp -noff
 "
 
 # Summary: LUTs, flip-flops, block RAM, UltraRAM, carry chains, logic levels.
-awk -v config="$config" '
+awk -v config="$config" -v top="$top" '
   /LUT[1-6] / { luts += $2 }
   /FD[CPRS]E / { ffs += $2 }
   /RAMB36E2 / { b36 += $2 }
@@ -42,9 +47,10 @@ awk -v config="$config" '
   /URAM288 / { uram += $2 }
   /RAM(32|64|128|256)[MXS0-9A-Z]* / { lutram += $2 }
   /CARRY8 / { carry += $2 }
+  /MUXF[78] / { muxf += $2 }
   END {
-    printf "config %s\nLUT %d\nFF %d\nLUTRAM %d\nRAMB36 %d\nRAMB18 %d\nURAM %d\nCARRY8 %d\n", \
-      config, luts, ffs, lutram, b36, b18, uram, carry
+    printf "config %s %s\nLUT %d\nMUXF7/8 %d\nFF %d\nLUTRAM %d\nRAMB36 %d\nRAMB18 %d\nURAM %d\nCARRY8 %d\n", \
+      config, top, luts, muxf, ffs, lutram, b36, b18, uram, carry
   }' "$out/stat.txt" > "$out/report.txt"
 levels=$(sed -n 's/.*(length=\([0-9]*\)).*/\1/p' "$out/ltp.txt" | head -1)
 echo "logic_levels ${levels:-unknown}" >> "$out/report.txt"
