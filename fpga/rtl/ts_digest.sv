@@ -255,23 +255,29 @@ module ts_digest #(
         end
     end
 
-    // The last beat's share of the register: advance it through nb zero bytes.
-    wire [63:0] f1_adv;
-    ts_crc64_zadv zadv (.state(f1_state_reg), .count(f1_nb_reg), .next(f1_adv));
+    // The last beat's share of the register: advance it through nb zero bytes
+    // (two clocks); the rest of the result waits beside it.
+    wire [63:0] f3_adv;
+    ts_crc64_zadv zadv (.clk(clk), .state(f1_state_reg), .count(f1_nb_reg), .next_reg(f3_adv));
     localparam integer RW = 64 + 32 + 17 + 64 + 1;
-    reg          f2_valid_reg = 0;
-    reg [RW-1:0] f2_res_reg;
+    localparam integer MW = 64 + 32 + 17 + 64 + 1;  // flow, out_seq, len, raw CRC, beyond
+    reg          f2_valid_reg = 0, f3_valid_reg = 0, f4_valid_reg = 0;
+    reg [MW-1:0] f2_meta_reg, f3_meta_reg;
+    reg [RW-1:0] f4_res_reg;
     always @(posedge clk) begin
         f2_valid_reg <= f1_valid_reg && !rst;
-        f2_res_reg <= {f1_flow_reg, f1_out_seq_reg, f1_len_reg, f1_raw_reg ^ f1_adv ^ 64'hFFFFFFFFFFFFFFFF,
-                       f1_beyond_reg};
+        f3_valid_reg <= f2_valid_reg && !rst;
+        f4_valid_reg <= f3_valid_reg && !rst;
+        f2_meta_reg <= {f1_flow_reg, f1_out_seq_reg, f1_len_reg, f1_raw_reg, f1_beyond_reg};
+        f3_meta_reg <= f2_meta_reg;
+        f4_res_reg <= {f3_meta_reg[MW-1:65], f3_meta_reg[64:1] ^ f3_adv ^ 64'hFFFFFFFFFFFFFFFF, f3_meta_reg[0]};
     end
 
     wire [RW-1:0] res;
     wire res_empty;
     wire res_pop = m_dig_valid && m_dig_ready;
     ts_fifo #(.WIDTH(RW), .DEPTH_LOG2(RES_DEPTH_LOG2)) res_fifo (
-        .clk(clk), .rst(rst), .push(f2_valid_reg), .push_data(f2_res_reg), .pop(res_pop),
+        .clk(clk), .rst(rst), .push(f4_valid_reg), .push_data(f4_res_reg), .pop(res_pop),
         .head(res), .empty(res_empty), .full(), .count());
     assign m_dig_valid = !res_empty;
     assign {m_dig_flow, m_dig_out_seq, m_dig_len, m_dig_digest, m_dig_beyond} = res;
