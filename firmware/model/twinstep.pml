@@ -94,7 +94,9 @@ hidden byte acc;
 hidden byte j, dv;
 
 #ifdef WALK
-#define TRACE(i, e, a) printf("TRACE %d %e %d => %e %d\n", i, e, a, role[i], ep[i])
+byte noise = 8;          /* ignored events per walk */
+byte wsteps;             /* events in this walk */
+#define TRACE(i, e, a) printf("TRACE %d %e %d => %e %d\n", i, e, a, role[i], ep[i]); wsteps++
 #else
 #define TRACE(i, e, a) skip
 #endif
@@ -285,7 +287,7 @@ end:  do
   :: atomic { role[i] == fenced || role[i] == stopped -> fire(i, restart, 0) }
 #ifdef WALK
   /* events the model ignores in this state: the firmware must ignore them too */
-  :: atomic {
+  :: atomic { noise > 0 -> noise--;
        if :: d = start_alone :: d = join_complete :: d = peer_joined :: d = peer_suspected
           :: d = peer_host_dead :: d = witness_grant :: d = witness_deny :: d = witness_unavailable
           :: d = newer_epoch :: d = host_dead :: d = lease_expired :: d = stop :: d = restart fi;
@@ -367,6 +369,18 @@ end:  do
   :: atomic { linkfaults > 0 && !cut -> linkfaults--; cut = 1; lty[0] = 0; lty[1] = 0; lty[2] = 0; lty[3] = 0 }
   :: atomic { cut -> cut = 0 }
   /* the agent cannot renew the lease: the node is told before etcd can expire it */
+#ifdef WALK
+  /* walks for the replay test: start over at a random point */
+  :: atomic { (crashes == 0 && nin == MAXIN) || wsteps > 80 ->
+       role[0] = joining; role[1] = joining; ep[0] = 0; ep[1] = 0; pend[0] = 0; pend[1] = 0;
+       mask[0] = 0; mask[1] = 0; held[0] = 0; held[1] = 0; lost[0] = 0; lost[1] = 0;
+       wreq[0] = 0; wreq[1] = 0; wans[0] = 0; wans[1] = 0; w_ep = 0; w_node = NOBODY; w_owner = NOBODY;
+       lease_dead[0] = 0; lease_dead[1] = 0; lty[0] = 0; lty[1] = 0; lty[2] = 0; lty[3] = 0; cut = 0;
+       nin = 0; seen = 0; rel = 0;
+       j = 0; do :: j < MAXEP -> relby[j] = 0; j++ :: else -> break od;
+       crashes = CRASHES; falsesusp = FALSESUSP; linkfaults = LINKFAULTS; wfaults = WFAULTS; leasefaults = LEASEFAULTS;
+       noise = 8; wsteps = 0; printf("WALK\n") }
+#endif
   :: atomic { leasefaults > 0 -> leasefaults--;
        if :: j = 0 :: j = 1 fi;
        fire(j, lease_expired, 0); lease_dead[j] = 1 }
