@@ -282,8 +282,10 @@ end:  do
   :: atomic { wans[i] != NONE -> answer(i) }
   :: atomic { lty[2*i] != 0 -> receive(i, 2*i) }
   :: atomic { lty[2*i+1] != 0 -> receive(i, 2*i+1) }
-  /* checkpoint: the primary sends its whole state while outputs are held */
-  :: atomic { role[i] == primary && held[i] != 0 && !cut -> send(OTHER(i), CKPT, mask[i], 0) }
+  /* checkpoint: the primary sends its whole state while outputs are held and it
+   * hears its secondary (otherwise only suspicion is left to it) */
+  :: atomic { role[i] == primary && GATE(i) && held[i] != 0 && !cut &&
+              role[OTHER(i)] == secondary && ep[OTHER(i)] == ep[i] -> send(OTHER(i), CKPT, mask[i], 0) }
   :: atomic { role[i] == fenced || role[i] == stopped -> fire(i, restart, 0) }
 #ifdef WALK
   /* events the model ignores in this state: the firmware must ignore them too */
@@ -298,35 +300,35 @@ end:  do
   od
 }
 
-/* The witness answers one request at a time: epoch CAS, owner checked for a cold start. */
-proctype witness() {
+/* The witness answers node j's requests, each one atomic (an etcd txn): epoch CAS,
+ * owner checked for a cold start. One process per node, so neither starves. */
+proctype witness(byte w) {
 end:  do
-  :: atomic { (wreq[0] != NONE || wreq[1] != NONE) ->
-       if :: wreq[0] != NONE -> j = 0 :: wreq[1] != NONE -> j = 1 fi;
+  :: atomic { wreq[w] != NONE ->
        /* a dead owner's lease has expired by the time a request is answered */
        if :: w_owner != NOBODY && lease_dead[w_owner] -> w_owner = NOBODY :: else fi;
        if
-       :: wfaults > 0 -> wfaults--; wans[j] = UNAV      /* unreachable or too slow: no commit */
+       :: wfaults > 0 -> wfaults--; wans[w] = UNAV      /* unreachable or too slow: no commit */
        :: else ->
 #ifdef M_NO_FENCE
-          if :: (wreq[j] != COLD || w_owner == NOBODY) ->      /* mutation: no epoch compare */
+          if :: (wreq[w] != COLD || w_owner == NOBODY) ->      /* mutation: no epoch compare */
 #elif defined(M_NO_OWNER)
-          if :: w_ep < wtgt[j] ->                              /* mutation: cold start ignores the owner */
+          if :: w_ep < wtgt[w] ->                              /* mutation: cold start ignores the owner */
 #else
-          if :: w_ep < wtgt[j] && (wreq[j] != COLD || w_owner == NOBODY) ->
+          if :: w_ep < wtgt[w] && (wreq[w] != COLD || w_owner == NOBODY) ->
 #endif
-               assert(wreq[j] != COLD || role[OTHER(j)] != solo);  /* P7: no cold start beside a live solo */
-               w_ep = wtgt[j]; w_node = j; w_owner = j; lease_dead[j] = 0;
+               assert(wreq[w] != COLD || role[OTHER(w)] != solo);  /* P7: no cold start beside a live solo */
+               w_ep = wtgt[w]; w_node = w; w_owner = w; lease_dead[w] = 0;
                if
-               :: wfaults > 0 -> wfaults--; wans[j] = UNAV  /* committed, answer lost */
-               :: else -> wans[j] = GRANT; wansep[j] = w_ep
+               :: wfaults > 0 -> wfaults--; wans[w] = UNAV  /* committed, answer lost */
+               :: else -> wans[w] = GRANT; wansep[w] = w_ep
                fi
-          :: w_ep == wtgt[j] && w_node == j ->             /* our earlier commit: granted again */
-               w_owner = j; lease_dead[j] = 0; wans[j] = GRANT; wansep[j] = w_ep
-          :: else -> wans[j] = DENY
+          :: w_ep == wtgt[w] && w_node == w ->             /* our earlier commit: granted again */
+               w_owner = w; lease_dead[w] = 0; wans[w] = GRANT; wansep[w] = w_ep
+          :: else -> wans[w] = DENY
           fi
        fi;
-       wreq[j] = NONE }
+       wreq[w] = NONE }
   od
 }
 
@@ -387,6 +389,14 @@ end:  do
   od
 }
 
+#ifdef LIVE
+/* Outputs can flow: a solo, or a primary with its gate open and its secondary in lockstep. */
+#define SERVING(i) (role[i] == solo || (role[i] == primary && pend[i] == NONE && \
+                    role[OTHER(i)] == secondary && ep[OTHER(i)] == ep[i]))
+/* L1: with faults bounded (so the witness answers and a node survives), outputs flow again, forever */
+ltl flow { [] <> (SERVING(0) || SERVING(1)) }
+#endif
+
 init {
-  atomic { run node(0); run node(1); run witness(); run client(); run faults() }
+  atomic { run node(0); run node(1); run witness(0); run witness(1); run client(); run faults() }
 }
