@@ -4,6 +4,15 @@
 #include <bit>
 
 namespace twinstep::compare {
+namespace {
+
+// An event and a record match when the secondary produced the same output at
+// the same place in the flow.
+bool SameOutput(const wire::OutputDigest& event, const wire::OutputDigest& record) {
+  return event.out_seq == record.out_seq && event.length == record.length && event.digest == record.digest;
+}
+
+}  // namespace
 
 const char* VerdictKindName(VerdictKind k) {
   switch (k) {
@@ -121,7 +130,7 @@ void SoftwareComparator::Emit(VerdictKind kind, const Item* event, const wire::O
 
 void SoftwareComparator::Match(Flow* f, int32_t event, const wire::OutputDigest& record) {
   Item& ev = events_.items[event];
-  if (ev.d.out_seq == record.out_seq && ev.d.length == record.length && ev.d.digest == record.digest) {
+  if (SameOutput(ev.d, record)) {
     ++counters_.released_matched;
     Emit(VerdictKind::kRelease, &ev, &record);
     Pop(events_, f->events);
@@ -151,7 +160,7 @@ void SoftwareComparator::SubmitEvent(const wire::OutputDigest& event, uint64_t h
     const int32_t r = Pop(records_, f->records);
     const wire::OutputDigest record = records_.items[r].d;
     records_.Give(r);
-    if (event.out_seq == record.out_seq && event.length == record.length && event.digest == record.digest) {
+    if (SameOutput(event, record)) {
       ++counters_.released_matched;
       Emit(VerdictKind::kRelease, &probe, &record);
       MaybeForget(f);
