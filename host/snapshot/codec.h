@@ -25,6 +25,7 @@ class ByteWriter {
     buf_.insert(buf_.end(), b.begin(), b.end());
   }
   std::vector<uint8_t>& bytes() { return buf_; }
+  const std::vector<uint8_t>& bytes() const { return buf_; }
 
  private:
   std::vector<uint8_t> buf_;

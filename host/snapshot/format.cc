@@ -1,4 +1,4 @@
-// Snapshot file writing, mapping and validation.
+// Snapshot container writing (to a file or into memory), mapping and validation.
 #include "host/snapshot/format.h"
 
 #include <fcntl.h>
@@ -31,6 +31,30 @@ Status WriteAll(int fd, std::span<const uint8_t> b, const std::string& path) {
   return {};
 }
 
+// Offsets and sizes of the sections, laid out after the header and the table.
+std::vector<SectionEntry> LayOut(std::span<const SectionData> sections) {
+  std::vector<SectionEntry> table;
+  uint64_t off = sizeof(SnapshotHeader) + sections.size() * sizeof(SectionEntry);
+  for (const SectionData& s : sections) {
+    SectionEntry e{s.id, 0, off, 0, 0};
+    for (auto p : s.parts) e.size += p.size();
+    off += e.size;
+    table.push_back(e);
+  }
+  return table;
+}
+
+SnapshotHeader Seal(std::span<const SectionEntry> table) {
+  SnapshotHeader h{};
+  std::memcpy(h.magic, kSnapshotMagic, 8);
+  h.version = kSnapshotVersion;
+  h.section_count = static_cast<uint32_t>(table.size());
+  h.table_offset = sizeof(SnapshotHeader);
+  h.table_crc = Crc32c(Bytes(table.data(), table.size() * sizeof(SectionEntry)));
+  h.header_crc = HeaderCrc(h);
+  return h;
+}
+
 }  // namespace
 
 std::string SectionName(uint32_t id) {
@@ -43,24 +67,11 @@ std::string SectionName(uint32_t id) {
 }
 
 Status WriteSnapshotFile(const std::string& path, std::span<const SectionData> sections) {
-  std::vector<SectionEntry> table;
-  uint64_t off = sizeof(SnapshotHeader) + sections.size() * sizeof(SectionEntry);
-  for (const SectionData& s : sections) {
-    SectionEntry e{s.id, 0, off, 0, 0};
-    for (auto p : s.parts) {
-      e.size += p.size();
-      e.crc64 = Crc64Update(e.crc64, p);
-    }
-    off += e.size;
-    table.push_back(e);
+  std::vector<SectionEntry> table = LayOut(sections);
+  for (size_t i = 0; i < sections.size(); ++i) {
+    for (auto p : sections[i].parts) table[i].crc64 = Crc64Update(table[i].crc64, p);
   }
-  SnapshotHeader h{};
-  std::memcpy(h.magic, kSnapshotMagic, 8);
-  h.version = kSnapshotVersion;
-  h.section_count = static_cast<uint32_t>(table.size());
-  h.table_offset = sizeof(SnapshotHeader);
-  h.table_crc = Crc32c(Bytes(table.data(), table.size() * sizeof(SectionEntry)));
-  h.header_crc = HeaderCrc(h);
+  const SnapshotHeader h = Seal(table);
 
   const std::string tmp = path + ".tmp";
   const int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -77,6 +88,25 @@ Status WriteSnapshotFile(const std::string& path, std::span<const SectionData> s
   if (st && rename(tmp.c_str(), path.c_str()) != 0) st = FailErrno(Errc::kIo, "rename " + tmp + " to " + path);
   if (!st) unlink(tmp.c_str());
   return st;
+}
+
+std::vector<uint8_t> BuildSnapshotImage(std::span<const SectionData> sections) {
+  std::vector<SectionEntry> table = LayOut(sections);
+  const uint64_t total = table.empty() ? sizeof(SnapshotHeader) : table.back().offset + table.back().size;
+  std::vector<uint8_t> out(total);
+  for (size_t i = 0; i < sections.size(); ++i) {
+    uint8_t* dst = out.data() + table[i].offset;
+    for (auto p : sections[i].parts) {
+      if (p.empty()) continue;  // an empty span may have no address
+      std::memcpy(dst, p.data(), p.size());
+      dst += p.size();
+    }
+    table[i].crc64 = Crc64(std::span<const uint8_t>(out).subspan(table[i].offset, table[i].size));
+  }
+  const SnapshotHeader h = Seal(table);
+  std::memcpy(out.data(), &h, sizeof h);
+  if (!table.empty()) std::memcpy(out.data() + sizeof h, table.data(), table.size() * sizeof(SectionEntry));
+  return out;
 }
 
 Result<SnapshotIndex> SnapshotIndex::Parse(std::span<const uint8_t> f) {
@@ -106,7 +136,11 @@ Result<SnapshotIndex> SnapshotIndex::Parse(std::span<const uint8_t> f) {
   if (Crc32c(Bytes(idx.table_.data(), table_bytes)) != h.table_crc) {
     return Fail(Errc::kSnapshotCorrupt, "section table checksum mismatch");
   }
-  for (const SectionEntry& e : idx.table_) {
+  for (size_t i = 0; i < idx.table_.size(); ++i) {
+    const SectionEntry& e = idx.table_[i];
+    for (size_t j = 0; j < i; ++j) {
+      if (idx.table_[j].id == e.id) return Fail(Errc::kSnapshotCorrupt, "section " + SectionName(e.id) + " appears twice");
+    }
     if (e.offset > f.size() || e.size > f.size() - e.offset) {
       return Fail(Errc::kSnapshotTruncated, "section " + SectionName(e.id) + " (" + std::to_string(e.size) +
                                                 " bytes at " + std::to_string(e.offset) + ") ends past the end of the file");

@@ -1,6 +1,7 @@
-// The snapshot file format: a header (magic, version, section count, CRC), a
-// table of sections (id, offset, size, CRC-64) and the sections. Parsing is
-// pure and checks everything (bounds, CRCs, version) before anyone uses a byte.
+// The snapshot container, for files and for in-memory checkpoint images alike:
+// a header (magic, version, section count, CRC), a table of sections (id,
+// offset, size, CRC-64) and the sections. Parsing is pure and checks everything
+// (bounds, CRCs, version, duplicate sections) before anyone uses a byte.
 //
 //   Header   magic "TWSNAP\r\n" | u32 version | u32 section_count
 //            | u64 table_offset | u32 table_crc32c | u32 header_crc32c
@@ -19,7 +20,7 @@
 namespace twinstep::host {
 
 inline constexpr char kSnapshotMagic[8] = {'T', 'W', 'S', 'N', 'A', 'P', '\r', '\n'};
-inline constexpr uint32_t kSnapshotVersion = 1;
+inline constexpr uint32_t kSnapshotVersion = 2;  // 2: memory as a PAGE section (page_section.h)
 inline constexpr uint32_t kMaxSections = 1024;
 
 constexpr uint32_t SectionId(const char (&s)[5]) {
@@ -56,6 +57,10 @@ struct SectionData {
 
 // Writes path atomically (a temporary file renamed over it).
 Status WriteSnapshotFile(const std::string& path, std::span<const SectionData> sections);
+// The same container in memory. Section CRCs are computed over the copied
+// bytes, so the image is consistent even if a part changes while it is copied
+// (pre-copy reads the memory of a running guest).
+std::vector<uint8_t> BuildSnapshotImage(std::span<const SectionData> sections);
 
 // A checked snapshot: every section's bounds and CRC verified.
 class SnapshotIndex {

@@ -1,4 +1,4 @@
-// The snapshot container: round trip, and refusal of corrupt, truncated and
+// The snapshot container: round trip (file and in-memory image), and refusal of corrupt, truncated and
 // wrong-version files before any section is handed out.
 #include "host/snapshot/format.h"
 
@@ -76,6 +76,24 @@ TEST(SnapshotFormatTest, CorruptSectionNamesTheSection) {
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, Errc::kSnapshotCorrupt);
   EXPECT_NE(r.error().detail.find("BBBB"), std::string::npos) << r.error().detail;
+}
+
+TEST(SnapshotFormatTest, InMemoryImageIsTheFileByteForByte) {
+  const std::vector<uint8_t> a = {1, 2, 3}, b1 = {4, 5}, b2 = {6};
+  const SectionData s[] = {{SectionId("AAAA"), {a}}, {SectionId("BBBB"), {b1, b2}}};
+  EXPECT_EQ(BuildSnapshotImage(s), MakeFile());
+  const SectionData empty[] = {{SectionId("EMPT"), {std::span<const uint8_t>()}}};
+  auto idx = SnapshotIndex::Parse(BuildSnapshotImage(empty));
+  ASSERT_TRUE(idx) << idx.error().ToString();
+  EXPECT_EQ(idx->sections().size(), 1u);
+}
+
+TEST(SnapshotFormatTest, ASectionTwiceIsRefused) {
+  const std::vector<uint8_t> a = {1};
+  const SectionData s[] = {{SectionId("AAAA"), {a}}, {SectionId("AAAA"), {a}}};
+  auto r = SnapshotIndex::Parse(BuildSnapshotImage(s));
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().detail.find("section AAAA appears twice"), std::string::npos) << r.error().detail;
 }
 
 TEST(SnapshotFormatTest, MissingFileIsAnIoError) {

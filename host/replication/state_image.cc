@@ -1,0 +1,99 @@
+// Checkpoint and page images for replication, on the snapshot encoder/decoder.
+#include "host/replication/state_image.h"
+
+#include <string>
+
+#include "common/crc.h"
+#include "host/snapshot/snapshot.h"
+
+namespace twinstep::host {
+namespace {
+
+// Container checks, named as a checkpoint (not a "snapshot") for the caller.
+Result<SnapshotIndex> ParseImage(std::span<const uint8_t> image, const char* what) {
+  auto idx = SnapshotIndex::Parse(image);
+  if (!idx) {
+    Error e = idx.error();
+    e.detail = std::string(what) + ": " + e.detail;
+    return MakeUnexpected(e);
+  }
+  return idx;
+}
+
+bool KnownCheckpointSection(uint32_t id, uint32_t vcpus) {
+  for (uint32_t i = 0; i < vcpus; ++i) {
+    if (id == VcpuSectionId(i)) return true;
+  }
+  return id == kSecConfig || id == kSecVmDevices || id == kSecDevices || id == kSecPages || id == kSecExtra;
+}
+
+}  // namespace
+
+Result<std::vector<uint8_t>> EncodeCheckpoint(Machine& m, std::span<const uint64_t> gfns, std::span<const uint8_t> extra) {
+  if (extra.size() > kMaxExtraBytes) {
+    return Fail(Errc::kArgument, "extra blob of " + std::to_string(extra.size()) + " bytes (at most " +
+                                     std::to_string(kMaxExtraBytes) + ")");
+  }
+  auto img = MachineImage::Capture(m, gfns, 0);
+  if (!img) return MakeUnexpected(img.error());
+  img->AddSection(kSecExtra, extra);
+  return BuildSnapshotImage(img->Sections());
+}
+
+Status ApplyCheckpoint(Machine& m, std::span<const uint8_t> image, std::vector<uint8_t>* extra_out) {
+  auto idx = ParseImage(image, "checkpoint");
+  if (!idx) return MakeUnexpected(idx.error());
+  for (const SectionEntry& e : idx->sections()) {
+    if (!KnownCheckpointSection(e.id, m.vm().vcpu_count())) {
+      return Fail(Errc::kSnapshotCorrupt, "checkpoint: unexpected section " + SectionName(e.id));
+    }
+  }
+  std::span<const uint8_t> extra;
+  if (!idx->Find(kSecExtra, &extra)) return Fail(Errc::kSnapshotCorrupt, "checkpoint: no XTRA section");
+  if (extra.size() > kMaxExtraBytes) {
+    return Fail(Errc::kSnapshotCorrupt, "checkpoint: XTRA section of " + std::to_string(extra.size()) + " bytes");
+  }
+  if (auto s = ApplyMachineImage(m, *idx, false); !s) {
+    Error e = s.error();
+    e.detail = "checkpoint: " + e.detail;
+    return MakeUnexpected(e);
+  }
+  if (extra_out != nullptr) extra_out->assign(extra.begin(), extra.end());
+  return {};
+}
+
+Result<std::vector<uint8_t>> EncodePages(const GuestMemory& mem, std::span<const uint64_t> gfns, bool complete) {
+  auto pages = PageSectionWriter::Build(mem, gfns, complete ? kPagesComplete : 0);
+  if (!pages) return MakeUnexpected(pages.error());
+  const SectionData s = pages->Section();
+  return BuildSnapshotImage({&s, 1});
+}
+
+Status ApplyPages(GuestMemory& mem, std::span<const uint8_t> image) {
+  auto idx = ParseImage(image, "page image");
+  if (!idx) return MakeUnexpected(idx.error());
+  std::span<const uint8_t> b;
+  if (idx->sections().size() != 1 || !idx->Find(kSecPages, &b)) {
+    return Fail(Errc::kSnapshotCorrupt, "page image: holds " + std::to_string(idx->sections().size()) +
+                                            " sections, a page image has one PAGE section");
+  }
+  auto v = ParsePageSection(b, mem);
+  if (!v) {
+    Error e = v.error();
+    e.detail = "page image: " + e.detail;
+    return MakeUnexpected(e);
+  }
+  WritePages(mem, *v);
+  return {};
+}
+
+uint64_t MemoryDigest(const GuestMemory& mem) {
+  uint64_t crc = 0;
+  ForEachNonZeroPage(mem, [&](uint64_t gfn, const uint8_t* page) {
+    crc = Crc64Update(crc, {reinterpret_cast<const uint8_t*>(&gfn), sizeof gfn});  // an integer's bytes
+    crc = Crc64Update(crc, {page, kPageSize});
+  });
+  return crc;
+}
+
+}  // namespace twinstep::host
