@@ -97,9 +97,19 @@ hidden byte j, dv;
 byte noise = 8;          /* ignored events per walk */
 byte wsteps;             /* events in this walk */
 #define TRACE(i, e, a) printf("TRACE %d %e %d => %e %d\n", i, e, a, role[i], ep[i]); wsteps++
+/* witness steps, for the replay against the etcd client: request w (kind, target) and
+ * its outcome with the keys after it; a lease that stops being renewed */
+#define WTRACE(w, res) printf("WTRACE req %d %d %d %d %d %d %d\n", w, wreq[w], wtgt[w], res, w_ep, w_node, w_owner)
+#define LTRACE(j) printf("WTRACE lease %d\n", j)
 #else
 #define TRACE(i, e, a) skip
+#define WTRACE(w, res) skip
+#define LTRACE(j) skip
 #endif
+/* the node's lease stops being renewed (crash, lease fault, or released by its agent) */
+inline lease_down(j) {
+  if :: !lease_dead[j] -> lease_dead[j] = 1; LTRACE(j) :: else fi
+}
 
 /* RoleMachine::Decide (firmware/role.cc), transition for transition. */
 inline decide(i, e, a) {
@@ -159,6 +169,10 @@ inline fire(i, e, a) {
      role[i] = nrole; ep[i] = nep; pend[i] = npend;
      if :: nrq != NONE -> wreq[i] = nrq; wtgt[i] = ep[i] + 1; wans[i] = NONE :: else fi;
      if :: nrole == stopped || nrole == fenced || nrole == joining -> mask[i] = 0; held[i] = 0 :: else fi;
+#ifndef M_KEEP_LEASE
+     /* a stopped or fenced node is not live: its host agent revokes its lease */
+     if :: nrole == stopped || nrole == fenced -> lease_down(i) :: else fi;
+#endif
      if :: e == restart -> flush(i) :: else fi
   :: else
   fi;
@@ -192,8 +206,8 @@ inline release(i, kk, dd) {
   fi;
   /* P4: a node that lost the witness never releases until it rejoins */
   assert(!lost[i]);
-  /* P5: a solo releases only as the witness's current owner */
-  assert(role[i] != solo || (w_ep == ep[i] && w_node == i))
+  /* P5: a solo releases only as the witness's current owner, while its lease lives */
+  assert(role[i] != solo || (w_ep == ep[i] && w_node == i && !lease_dead[i]))
 }
 
 /* Releases every held output of i contained in state st. */
@@ -308,7 +322,7 @@ end:  do
        /* a dead owner's lease has expired by the time a request is answered */
        if :: w_owner != NOBODY && lease_dead[w_owner] -> w_owner = NOBODY :: else fi;
        if
-       :: wfaults > 0 -> wfaults--; wans[w] = UNAV      /* unreachable or too slow: no commit */
+       :: wfaults > 0 -> wfaults--; wans[w] = UNAV; WTRACE(w, 0)      /* unreachable or too slow: no commit */
        :: else ->
 #ifdef M_NO_FENCE
           if :: (wreq[w] != COLD || w_owner == NOBODY) ->      /* mutation: no epoch compare */
@@ -317,15 +331,22 @@ end:  do
 #else
           if :: w_ep < wtgt[w] && (wreq[w] != COLD || w_owner == NOBODY) ->
 #endif
-               assert(wreq[w] != COLD || role[OTHER(w)] != solo);  /* P7: no cold start beside a live solo */
+               /* P7: a cold start (a new history) is never granted while the other node runs
+                * the current epoch's guest (primary or solo, its lease alive) */
+               assert(wreq[w] != COLD || !((role[OTHER(w)] == primary || role[OTHER(w)] == solo) &&
+                                           ep[OTHER(w)] == w_ep && !lease_dead[OTHER(w)]));
                w_ep = wtgt[w]; w_node = w; w_owner = w; lease_dead[w] = 0;
                if
-               :: wfaults > 0 -> wfaults--; wans[w] = UNAV  /* committed, answer lost */
-               :: else -> wans[w] = GRANT; wansep[w] = w_ep
+               :: wfaults > 0 -> wfaults--; wans[w] = UNAV; WTRACE(w, 2)  /* committed, answer lost */
+               :: else -> wans[w] = GRANT; wansep[w] = w_ep; WTRACE(w, 1)
                fi
+#ifdef M_REGRANT_ANY
+          :: w_ep == wtgt[w] ->                             /* mutation: re-grant without checking who won */
+#else
           :: w_ep == wtgt[w] && w_node == w ->             /* our earlier commit: granted again */
-               w_owner = w; lease_dead[w] = 0; wans[w] = GRANT; wansep[w] = w_ep
-          :: else -> wans[w] = DENY
+#endif
+               w_node = w; w_owner = w; lease_dead[w] = 0; wans[w] = GRANT; wansep[w] = w_ep; WTRACE(w, 1)
+          :: else -> wans[w] = DENY; WTRACE(w, 3)
           fi
        fi;
        wreq[w] = NONE }
@@ -357,10 +378,8 @@ proctype faults() {
 end:  do
   :: atomic { crashes > 0 -> crashes--;
        if :: j = 0 :: j = 1 fi;
-       if :: role[j] != stopped -> lease_dead[j] = 1; fire(j, host_dead, 0); flush(j); wreq[j] = NONE
-#ifndef LIVE
-          :: role[j] != stopped -> fire(j, stop, 0)     /* operator stop: host and lease stay up */
-#endif
+       if :: role[j] != stopped -> lease_down(j); fire(j, host_dead, 0); flush(j); wreq[j] = NONE
+          :: role[j] != stopped -> fire(j, stop, 0)     /* operator stop: the host stays up */
           :: else -> skip fi }
   :: atomic { linkfaults > 0 && lty[0] + lty[1] + lty[2] + lty[3] != 0 -> linkfaults--;
        if :: lty[0] != 0 -> j = 0 :: lty[1] != 0 -> j = 1 :: lty[2] != 0 -> j = 2 :: lty[3] != 0 -> j = 3 fi;
@@ -370,7 +389,6 @@ end:  do
        fi }
   :: atomic { linkfaults > 0 && !cut -> linkfaults--; cut = 1; lty[0] = 0; lty[1] = 0; lty[2] = 0; lty[3] = 0 }
   :: atomic { cut -> cut = 0 }
-  /* the agent cannot renew the lease: the node is told before etcd can expire it */
 #ifdef WALK
   /* walks for the replay test: start over at a random point */
   :: atomic { (crashes == 0 && nin == MAXIN) || wsteps > 80 ->
@@ -383,9 +401,12 @@ end:  do
        crashes = CRASHES; falsesusp = FALSESUSP; linkfaults = LINKFAULTS; wfaults = WFAULTS; leasefaults = LEASEFAULTS;
        noise = 8; wsteps = 0; printf("WALK\n") }
 #endif
-  :: atomic { leasefaults > 0 -> leasefaults--;
-       if :: j = 0 :: j = 1 fi;
-       fire(j, lease_expired, 0); lease_dead[j] = 1 }
+  /* the agent cannot renew the lease: the node is told before etcd can expire it
+   * (not while a grant is on its way: the grant renewed the lease, and the deadline
+   * is far longer than one request) */
+  :: atomic { leasefaults > 0 && (wans[0] != GRANT || wans[1] != GRANT) -> leasefaults--;
+       if :: wans[0] != GRANT -> j = 0 :: wans[1] != GRANT -> j = 1 fi;
+       fire(j, lease_expired, 0); lease_down(j) }
   od
 }
 

@@ -136,5 +136,32 @@ TEST_F(SimPairTest, SoloWhoseLeaseCannotBeRenewedFencesItself) {
   EXPECT_FALSE(a_->supervisor().gate_open());
 }
 
+// An operator stop of the owner must free the pair: its agent gives the lease
+// (and the owner key on it) up, so a restart cold-starts at once instead of
+// being refused by its own still-renewed owner key.
+TEST_F(SimPairTest, StoppedOwnerGivesItsLeaseUpAndRestartsAlone) {
+  Start();
+  b_alive_ = false;
+  a_->Command(HostCommand::kStartAlone);
+  ASSERT_TRUE(RunUntil([&] { return a_->supervisor().role() == Role::kSolo; }));
+  witness::EtcdWitness observer({.endpoints = {etcd_->endpoint()}, .pair = "simpair", .timeout_ms = 200});
+  auto owned = observer.Read();
+  ASSERT_TRUE(owned);
+  EXPECT_TRUE(owned->owner_live);
+  a_->Command(HostCommand::kStop);
+  ASSERT_TRUE(RunUntil([&] { return a_->supervisor().role() == Role::kStopped; }));
+  // Longer than several keepalive intervals: a renewing agent would show here.
+  ASSERT_TRUE(RunUntil([&] {
+    auto d = observer.Read();
+    return d && !d->owner_live;
+  }));
+  a_->Command(HostCommand::kRestart);
+  ASSERT_TRUE(RunUntil([&] { return a_->supervisor().role() == Role::kJoining; }));
+  a_->Command(HostCommand::kStartAlone);
+  ASSERT_TRUE(RunUntil([&] { return a_->supervisor().role() != Role::kJoining; }));
+  EXPECT_EQ(a_->supervisor().role(), Role::kSolo);
+  EXPECT_EQ(a_->supervisor().epoch(), 2u);
+}
+
 }  // namespace
 }  // namespace twinstep::firmware::sim

@@ -199,6 +199,15 @@ Expected<int64_t, WitnessError> EtcdWitness::KeepAlive() try {
   return Fail(WitnessError::kBadResponse);
 }
 
+Expected<void, WitnessError> EtcdWitness::Release() {
+  if (lease_id_ == 0) return {};
+  const int64_t id = lease_id_;
+  lease_id_ = 0;  // not renewed from now on: if the revoke fails, the lease lapses at its TTL
+  auto r = Post("/v3/lease/revoke", json{{"ID", std::to_string(id)}});
+  if (!r && r.error() != WitnessError::kLeaseNotFound) return Fail(r.error());
+  return {};
+}
+
 Expected<json, WitnessError> EtcdWitness::Txn(const json& compares, uint64_t target, uint32_t node_id) {
   const json success = json::array(
       {json{{"requestPut", {{"key", Base64(epoch_key_)}, {"value", Base64(EpochValue(target, node_id))}}}},

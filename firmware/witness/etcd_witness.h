@@ -31,6 +31,7 @@ class EtcdWitness : public Witness {
   Expected<Decision, WitnessError> Arbitrate(uint32_t node_id, firmware::ArbitrationKind kind,
                                              uint64_t epoch) override;
   Expected<int64_t, WitnessError> KeepAlive() override;
+  Expected<void, WitnessError> Release() override;
   // The stored epoch, its owner and whether the owner key is alive.
   Expected<Decision, WitnessError> Read();
   int64_t lease_id() const { return lease_id_; }

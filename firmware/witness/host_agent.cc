@@ -45,15 +45,26 @@ void HostAgent::Poll(uint64_t now_ns) {
     job.epoch = regs_.Read(firmware::kRegArbEpochLo) | (uint64_t{regs_.Read(firmware::kRegArbEpochHi)} << 32);
     Submit(job);
   }
-  // The lease is held from the start, so that a failover costs one etcd
-  // transaction, not a lease grant first.
-  if (now_ns >= next_keepalive_ns_ && !keepalive_inflight_.exchange(true)) {
+  const auto role = static_cast<firmware::Role>(regs_.Read(firmware::kRegRole));
+  // A stopped or fenced node gives its lease up at once: renewing it would
+  // keep the owner key alive and refuse every cold start, its own restart's
+  // included, for as long as this host runs.
+  const bool live = role != firmware::Role::kStopped && role != firmware::Role::kFenced;
+  if (live_ && !live) {
+    Job job;
+    job.release = true;
+    Submit(job);
+  }
+  if (live && !live_) next_keepalive_ns_ = 0;  // restarted: take a lease again now
+  live_ = live;
+  // While live the lease is held from the start, so that a failover costs one
+  // etcd transaction, not a lease grant first.
+  if (live && now_ns >= next_keepalive_ns_ && !keepalive_inflight_.exchange(true)) {
     next_keepalive_ns_ = now_ns + config_.keepalive_interval_ns;
     Job job;
     job.keepalive = true;
     Submit(job);
   }
-  const auto role = static_cast<firmware::Role>(regs_.Read(firmware::kRegRole));
   const uint64_t renewed = last_renewal_ns_.load();
   if (role == firmware::Role::kSolo && renewed != 0 && now_ns > renewed + config_.lease_deadline_ns &&
       !lease_lost_reported_) {
@@ -89,6 +100,12 @@ void HostAgent::Worker() {
       jobs_.pop_front();
     }
     const uint64_t started = now_ns_.load();  // a renewal counts from when it was asked
+    if (job.release) {
+      if (!witness_.Release()) ++keepalive_failures_;  // then the lease lapses at its TTL
+      last_renewal_ns_.store(0);
+      lease_lost_reported_ = false;
+      continue;
+    }
     if (job.keepalive) {
       if (witness_.KeepAlive()) {
         last_renewal_ns_.store(started);

@@ -1,6 +1,7 @@
 // The host's half of the supervisor: answers the NIC's witness requests on a
 // worker thread (a slow etcd never stalls the NIC loop), renews the lease
-// while this node owns the pair, and tells the NIC when the lease lapsed.
+// while the node is live, gives it up when the node stops or is fenced, and
+// tells the NIC when the lease lapsed.
 #pragma once
 
 #include <atomic>
@@ -52,6 +53,7 @@ class HostAgent {
  private:
   struct Job {
     bool keepalive = false;
+    bool release = false;  // give the lease up: the node stopped or fenced
     uint32_t seq = 0;
     firmware::ArbitrationKind kind = firmware::ArbitrationKind::kNone;
     uint64_t epoch = 0;
@@ -70,7 +72,7 @@ class HostAgent {
   HostAgentConfig config_;
   uint32_t seen_seq_ = 0;
   uint64_t next_keepalive_ns_ = 0;
-  bool lease_held_ = false;
+  bool live_ = true;  // the NIC's role is neither stopped nor fenced
   std::atomic<bool> lease_lost_reported_{false};
   std::atomic<uint64_t> last_renewal_ns_{0};
   std::atomic<bool> keepalive_inflight_{false};

@@ -35,6 +35,9 @@ class Witness {
                                                      uint64_t epoch) = 0;
   // Renews our lease; returns its remaining seconds.
   virtual Expected<int64_t, WitnessError> KeepAlive() = 0;
+  // Gives our lease up at once (a stopped or fenced node is not live): the
+  // owner key on it goes with it. The next request takes a new lease.
+  virtual Expected<void, WitnessError> Release() = 0;
 };
 
 }  // namespace twinstep::witness
