@@ -1,5 +1,6 @@
 // `twinstep bench`: micro-benchmarks of the per-packet work — the digest, the
-// sync-link codec and the comparator. Figures go to docs/BENCHMARKS.md.
+// sync-link codec and the comparator — and failover timing. Figures go to
+// docs/BENCHMARKS.md.
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -12,6 +13,7 @@
 #include "common/wire.h"
 #include "dataplane/comparator/comparator_bench.h"
 #include "dataplane/comparator/software_comparator.h"
+#include "firmware/bench/failover_bench.h"
 
 namespace twinstep::cli {
 namespace {
@@ -157,11 +159,31 @@ void AddCase(CLI::App* bench, const char* name, const char* help, Options* o, in
   });
 }
 
+// Failover timing is latency, not a rate: its own options and output.
+void AddFailoverCase(CLI::App* bench, int* exit_code) {
+  static firmware::FailoverBenchOptions o;
+  auto* c = bench->add_subcommand("failover",
+                                  "Failure detection and suspicion-to-grant latency against a local etcd it starts");
+  c->add_option("--part", o.part, "What to measure")
+      ->check(CLI::IsMember({"all", "detection", "grant", "etcd"}))
+      ->capture_default_str();
+  c->add_option("--trials", o.trials, "Samples per part")->check(CLI::Range(1, 1000000))->capture_default_str();
+  c->add_option("--interval-us", o.interval_us, "Heartbeat interval of the detection part")
+      ->check(CLI::Range(1, 10000000))
+      ->capture_default_str();
+  c->add_option("--k", o.k, "Missed intervals before a suspicion")->check(CLI::Range(1, 1000))->capture_default_str();
+  c->add_option("--etcd-parent", o.etcd_parent,
+                "Directory for the etcd data dir (/dev/shm: tmpfs, no disk flush; the default is on disk)")
+      ->check(CLI::ExistingDirectory)
+      ->capture_default_str();
+  c->callback([=] { *exit_code = firmware::RunFailoverBench(o); });
+}
+
 }  // namespace
 
 void AddBenchCommand(CLI::App& app, int* exit_code) {
   static Options options;
-  auto* bench = app.add_subcommand("bench", "Micro-benchmarks of the per-packet work");
+  auto* bench = app.add_subcommand("bench", "Micro-benchmarks of the per-packet work and failover timing");
   bench->require_subcommand(1);
   AddCase(bench, "comparator", "Comparator matches per second (64-byte events, interleaved flows)", &options, exit_code,
           BenchComparators, "comparator: matches per second");
@@ -169,6 +191,7 @@ void AddBenchCommand(CLI::App& app, int* exit_code) {
           "digest: events per second");
   AddCase(bench, "codec", "Sync-link encode and decode rates", &options, exit_code, BenchCodec,
           "codec: records per second");
+  AddFailoverCase(bench, exit_code);
 }
 
 }  // namespace twinstep::cli

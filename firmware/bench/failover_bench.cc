@@ -1,6 +1,7 @@
-// Failover timing: (1) detection, from the dead peer's last heartbeat to the
-// suspicion, at a 100 us interval; (2) suspicion to witness grant through the
-// host agent and a local etcd. Prints percentiles (docs/BENCHMARKS.md).
+// Failover timing (see failover_bench.h): detection, and suspicion to grant
+// through the host agent and a local etcd, as percentiles.
+#include "firmware/bench/failover_bench.h"
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -80,8 +81,13 @@ std::vector<uint64_t> Detection(int trials, uint64_t interval_ns, uint32_t k, in
 // A formed pair per trial (its own keys in etcd); the primary dies; the
 // secondary's log gives suspicion and grant times.
 // skipped[0]: no cold start, [1]: pair not formed, [2]: no failover within 5 s.
-std::vector<uint64_t> SuspicionToGrant(int trials, const std::string& endpoint, int skipped[3]) {
-  std::vector<uint64_t> out;
+struct GrantSamples {
+  std::vector<uint64_t> total;    // logged peer_suspected -> logged witness_grant
+  std::vector<uint64_t> queue;    // request queued in the host agent until its worker took it
+  std::vector<uint64_t> witness;  // EtcdWitness::Arbitrate (HTTP + etcd transaction)
+};
+GrantSamples SuspicionToGrant(int trials, const std::string& endpoint, int skipped[3]) {
+  GrantSamples out;
   for (int t = 0; t < trials; ++t) {
     sim::LoopbackLink link;
     sim::SimNodeConfig ca, cb;
@@ -124,84 +130,66 @@ std::vector<uint64_t> SuspicionToGrant(int trials, const std::string& endpoint, 
     }
     const uint64_t s = FirstEventTime(b.supervisor(), Event::kPeerSuspected, killed, true);
     const uint64_t g = FirstEventTime(b.supervisor(), Event::kWitnessGrant, killed, true);
-    if (s != 0 && g > s) out.push_back(g - s);
+    if (s != 0 && g > s) {
+      out.total.push_back(g - s);
+      out.queue.push_back(b.agent().last_queue_ns());
+      out.witness.push_back(b.agent().last_witness_ns());
+    }
   }
   return out;
 }
 
-// The witness alone: one failover transaction per sample, from this thread.
-std::vector<uint64_t> DirectTxn(int trials, const std::string& endpoint) {
+// The witness alone: one failover transaction per sample, from this thread,
+// back to back or after `idle_ms` of quiet (as a failover finds etcd).
+std::vector<uint64_t> DirectTxn(int trials, const std::string& endpoint, int idle_ms) {
   std::vector<uint64_t> out;
-  witness::EtcdWitness w({.endpoints = {endpoint}, .pair = "direct", .lease_ttl_s = 10, .timeout_ms = 1000});
+  witness::EtcdWitness w({.endpoints = {endpoint}, .pair = "direct" + std::to_string(idle_ms), .lease_ttl_s = 10,
+                          .timeout_ms = 1000});
   if (!w.Arbitrate(1, ArbitrationKind::kColdStart, 0)) return out;  // also takes the lease
   for (int t = 0; t < trials; ++t) {
+    if (idle_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(idle_ms));
     const auto start = Clock::now();
     auto d = w.Arbitrate(1, ArbitrationKind::kFailover, static_cast<uint64_t>(t) + 1);
     const auto end = Clock::now();
     if (d && d->granted) out.push_back(std::chrono::duration_cast<std::chrono::nanoseconds>(end - start).count());
   }
+  std::printf("TCP connections the witness client opened for %d transactions: %llu\n", trials + 1,
+              static_cast<unsigned long long>(w.connections_opened()));
   return out;
 }
 
 }  // namespace
-}  // namespace twinstep::firmware
 
-int main(int argc, char** argv) {
-  int trials = 200;
-  uint64_t interval_ns = 100'000;
-  uint32_t k = 5;
-  std::string part = "all";
-  std::string etcd_parent = "/tmp";
-  for (int i = 1; i < argc; ++i) {
-    if (std::strncmp(argv[i], "--part=", 7) == 0) {
-      part = argv[i] + 7;
-    } else if (std::strncmp(argv[i], "--etcd-parent=", 14) == 0) {
-      etcd_parent = argv[i] + 14;
-    } else if (std::strncmp(argv[i], "--trials=", 9) == 0) {
-      trials = std::atoi(argv[i] + 9);
-    } else if (std::strncmp(argv[i], "--interval-us=", 14) == 0) {
-      interval_ns = std::strtoull(argv[i] + 14, nullptr, 10) * 1000;
-    } else if (std::strncmp(argv[i], "--k=", 4) == 0) {
-      k = static_cast<uint32_t>(std::atoi(argv[i] + 4));
-    } else {
-      std::fprintf(stderr, "usage: %s [--trials=N] [--interval-us=US] [--k=K] [--part=all|detection|grant|etcd] [--etcd-parent=DIR]\n  unknown argument: %s\n", argv[0],
-                   argv[i]);
-      return 2;
-    }
-  }
-  if (part != "all" && part != "detection" && part != "grant" && part != "etcd") {
-    std::fprintf(stderr, "failover_bench: --part must be all, detection, grant or etcd, not '%s'\n", part.c_str());
-    return 2;
-  }
-  if (trials <= 0 || interval_ns == 0 || k == 0) {
-    std::fprintf(stderr, "failover_bench: --trials, --interval-us and --k must be positive\n");
-    return 2;
-  }
-  using namespace twinstep;
-  std::printf("heartbeat interval %llu us, K=%u, %d trials\n", static_cast<unsigned long long>(interval_ns / 1000), k,
-              trials);
-  if (part == "all" || part == "detection") {
+int RunFailoverBench(const FailoverBenchOptions& o) {
+  const uint64_t interval_ns = o.interval_us * 1000;
+  std::printf("heartbeat interval %llu us, K=%u, %d trials, etcd data under %s\n",
+              static_cast<unsigned long long>(o.interval_us), o.k, o.trials, o.etcd_parent.c_str());
+  if (o.part == "all" || o.part == "detection") {
     int stalled = 0;
-    firmware::Report("detection (last heartbeat sent -> suspicion)", "us", 1e3,
-                     firmware::Detection(trials, interval_ns, k, &stalled));
+    Report("detection (last heartbeat sent -> suspicion)", "us", 1e3, Detection(o.trials, interval_ns, o.k, &stalled));
     std::printf("detection trials skipped (suspected before the peer died: poll loop stalled): %d\n", stalled);
   }
-  if (part == "detection") return 0;
+  if (o.part == "detection") return 0;
   std::string error;
-  auto etcd = witness::EtcdProcess::Start(&error, etcd_parent);
+  auto etcd = witness::EtcdProcess::Start(&error, o.etcd_parent);
   if (!etcd) {
-    std::fprintf(stderr, "failover_bench: cannot start etcd: %s\n", error.c_str());
+    std::fprintf(stderr, "bench failover: cannot start etcd: %s\n", error.c_str());
     return 1;
   }
-  if (part == "etcd" || part == "all") {
-    firmware::Report("witness failover txn alone (EtcdWitness::Arbitrate)", "ms", 1e6,
-                     firmware::DirectTxn(trials, etcd->endpoint()));
+  if (o.part == "etcd" || o.part == "all") {
+    Report("witness failover txn alone (EtcdWitness::Arbitrate), back to back", "ms", 1e6,
+           DirectTxn(o.trials, etcd->endpoint(), 0));
+    Report("witness failover txn alone, each after 20 ms idle", "ms", 1e6, DirectTxn(o.trials, etcd->endpoint(), 20));
   }
-  if (part == "etcd") return 0;
+  if (o.part == "etcd") return 0;
   int skipped[3] = {};
-  firmware::Report("suspicion -> witness grant (local etcd)", "ms", 1e6,
-                   firmware::SuspicionToGrant(trials, etcd->endpoint(), skipped));
+  GrantSamples g = SuspicionToGrant(o.trials, etcd->endpoint(), skipped);
+  Report("suspicion -> witness grant (local etcd)", "ms", 1e6, std::move(g.total));
+  Report("  of which queued in the host agent", "ms", 1e6, std::move(g.queue));
+  Report("  of which in the witness (HTTP + etcd txn)", "ms", 1e6, std::move(g.witness));
   std::printf("grant trials skipped: no cold start %d, pair not formed %d, no failover in 5 s %d\n", skipped[0],
               skipped[1], skipped[2]);
   return 0;
 }
+
+}  // namespace twinstep::firmware

@@ -154,6 +154,8 @@ Expected<json, WitnessError> EtcdWitness::Post(const char* path, const json& bod
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_TCP_NODELAY, 1L);
     rc = curl_easy_perform(c);
+    long opened = 0;
+    if (curl_easy_getinfo(c, CURLINFO_NUM_CONNECTS, &opened) == CURLE_OK && opened > 0) connections_opened_ += opened;
     if (rc == CURLE_OK) break;
     ++current_;  // this member failed: the next request starts at the next one
     // A refused connection costs nothing, so try the next member now; a

@@ -35,6 +35,8 @@ class EtcdWitness : public Witness {
   // The stored epoch, its owner and whether the owner key is alive.
   Expected<Decision, WitnessError> Read();
   int64_t lease_id() const { return lease_id_; }
+  // TCP connections opened so far (1 while the reused connection holds).
+  uint64_t connections_opened() const { return connections_opened_; }
   const std::string& epoch_key() const { return epoch_key_; }
   const std::string& owner_key() const { return owner_key_; }
 
@@ -59,6 +61,7 @@ class EtcdWitness : public Witness {
   void* curl_ = nullptr;  // CURL*, reused so requests share one connection
   size_t current_ = 0;    // index into config_.endpoints
   int64_t lease_id_ = 0;
+  uint64_t connections_opened_ = 0;
 };
 
 }  // namespace twinstep::witness

@@ -1,9 +1,19 @@
 // The host's half of the supervisor (see host_agent.h).
 #include "firmware/witness/host_agent.h"
 
+#include <chrono>
+
 #include "firmware/role.h"
 
 namespace twinstep::witness {
+namespace {
+
+uint64_t SteadyNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
 
 using firmware::HostCommand;
 
@@ -30,6 +40,7 @@ void HostAgent::Submit(const Job& job) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     jobs_.push_back(job);
+    jobs_.back().submitted_ns = SteadyNs();
   }
   cv_.notify_one();
 }
@@ -116,7 +127,10 @@ void HostAgent::Worker() {
       keepalive_inflight_.store(false);
       continue;
     }
+    const uint64_t picked = SteadyNs();
     auto d = witness_.Arbitrate(config_.node_id, job.kind, job.epoch);
+    last_queue_ns_.store(picked - job.submitted_ns);
+    last_witness_ns_.store(SteadyNs() - picked);
     ++answers_;
     if (!d) {
       ++unavailable_;

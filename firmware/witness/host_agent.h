@@ -49,6 +49,10 @@ class HostAgent {
   uint64_t answers() const { return answers_.load(); }
   uint64_t unavailable() const { return unavailable_.load(); }
   uint64_t keepalive_failures() const { return keepalive_failures_.load(); }
+  // The last witness request's path through the agent (steady clock): queued
+  // until the worker picked it up, then in the witness (etcd) until answered.
+  uint64_t last_queue_ns() const { return last_queue_ns_.load(); }
+  uint64_t last_witness_ns() const { return last_witness_ns_.load(); }
 
  private:
   struct Job {
@@ -57,6 +61,7 @@ class HostAgent {
     uint32_t seq = 0;
     firmware::ArbitrationKind kind = firmware::ArbitrationKind::kNone;
     uint64_t epoch = 0;
+    uint64_t submitted_ns = 0;  // steady clock
   };
   struct Command {
     firmware::HostCommand cmd;
@@ -85,6 +90,8 @@ class HostAgent {
   std::atomic<uint64_t> answers_{0};
   std::atomic<uint64_t> unavailable_{0};
   std::atomic<uint64_t> keepalive_failures_{0};
+  std::atomic<uint64_t> last_queue_ns_{0};
+  std::atomic<uint64_t> last_witness_ns_{0};
   std::atomic<uint64_t> now_ns_{0};
   std::thread worker_;
 };
