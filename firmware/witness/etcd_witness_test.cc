@@ -120,6 +120,29 @@ TEST_F(EtcdWitnessTest, LeaseExpiryFreesTheOwnerKeyButNotTheEpoch) {
   EXPECT_FALSE(a.Arbitrate(1, ArbitrationKind::kFailover, 1)->granted);
 }
 
+// A stopped owner gives its lease up: the owner key goes at once (no TTL to
+// wait out), the epoch stays, and the owner's next request takes a new lease.
+TEST_F(EtcdWitnessTest, ReleaseDropsTheOwnerKeyAtOnce) {
+  EtcdWitness a(Config(/*ttl_s=*/60)), b(Config());
+  ASSERT_TRUE(a.Arbitrate(1, ArbitrationKind::kColdStart, 0));
+  const int64_t first_lease = a.lease_id();
+  ASSERT_TRUE(a.Release());
+  EXPECT_EQ(a.lease_id(), 0);
+  auto s = b.Read();
+  ASSERT_TRUE(s);
+  EXPECT_FALSE(s->owner_live);
+  EXPECT_EQ(s->epoch, 1u);
+  EXPECT_TRUE(a.Release());  // nothing held: nothing to do
+  auto d = a.Arbitrate(1, ArbitrationKind::kColdStart, 1);
+  ASSERT_TRUE(d) << WitnessErrorMessage(d.error());
+  EXPECT_TRUE(d->granted);
+  EXPECT_EQ(d->epoch, 2u);
+  EXPECT_NE(a.lease_id(), first_lease);
+  s = b.Read();
+  ASSERT_TRUE(s);
+  EXPECT_TRUE(s->owner_live);
+}
+
 TEST_F(EtcdWitnessTest, UnreachableEtcdIsNoAnswer) {
   EtcdWitness a(Config());
   etcd_->Kill();
