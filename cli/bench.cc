@@ -176,6 +176,8 @@ void AddFailoverCase(CLI::App* bench, int* exit_code) {
                 "Directory for the etcd data dir (/dev/shm: tmpfs, no disk flush; the default is on disk)")
       ->check(CLI::ExistingDirectory)
       ->capture_default_str();
+  c->add_flag("--etcd-no-fsync", o.etcd_no_fsync,
+              "Start the local etcd with --unsafe-no-fsync (benchmark only: a crash may lose acknowledged writes)");
   c->callback([=] { *exit_code = firmware::RunFailoverBench(o); });
 }
 

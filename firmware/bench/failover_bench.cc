@@ -162,8 +162,9 @@ std::vector<uint64_t> DirectTxn(int trials, const std::string& endpoint, int idl
 
 int RunFailoverBench(const FailoverBenchOptions& o) {
   const uint64_t interval_ns = o.interval_us * 1000;
-  std::printf("heartbeat interval %llu us, K=%u, %d trials, etcd data under %s\n",
-              static_cast<unsigned long long>(o.interval_us), o.k, o.trials, o.etcd_parent.c_str());
+  std::printf("heartbeat interval %llu us, K=%u, %d trials, etcd data under %s%s\n",
+              static_cast<unsigned long long>(o.interval_us), o.k, o.trials, o.etcd_parent.c_str(),
+              o.etcd_no_fsync ? ", --unsafe-no-fsync" : "");
   if (o.part == "all" || o.part == "detection") {
     int stalled = 0;
     Report("detection (last heartbeat sent -> suspicion)", "us", 1e3, Detection(o.trials, interval_ns, o.k, &stalled));
@@ -171,7 +172,7 @@ int RunFailoverBench(const FailoverBenchOptions& o) {
   }
   if (o.part == "detection") return 0;
   std::string error;
-  auto etcd = witness::EtcdProcess::Start(&error, o.etcd_parent);
+  auto etcd = witness::EtcdProcess::Start(&error, o.etcd_parent, o.etcd_no_fsync);
   if (!etcd) {
     std::fprintf(stderr, "bench failover: cannot start etcd: %s\n", error.c_str());
     return 1;

@@ -14,6 +14,7 @@ struct FailoverBenchOptions {
   uint64_t interval_us = 100;       // heartbeat interval of the detection part
   uint32_t k = 5;                   // missed intervals before a suspicion
   std::string etcd_parent = "/tmp";  // where the benchmark's etcd keeps its data dir
+  bool etcd_no_fsync = false;        // etcd --unsafe-no-fsync
 };
 
 // Prints the percentiles to stdout; returns the process exit code (1: no etcd).

@@ -38,7 +38,8 @@ int FreePort() {
 
 }  // namespace
 
-std::unique_ptr<EtcdProcess> EtcdProcess::Start(std::string* error, const std::string& parent_dir) {
+std::unique_ptr<EtcdProcess> EtcdProcess::Start(std::string* error, const std::string& parent_dir,
+                                                bool unsafe_no_fsync) {
   std::unique_ptr<EtcdProcess> p(new EtcdProcess());
   std::string tmpl = parent_dir + "/twinstep-etcd-XXXXXX";
   if (mkdtemp(tmpl.data()) == nullptr) {
@@ -64,6 +65,7 @@ std::unique_ptr<EtcdProcess> EtcdProcess::Start(std::string* error, const std::s
                                    "--initial-cluster=witness=" + peer,
                                    "--log-outputs=" + p->dir_ + "/etcd.log",
                                    "--logger=zap"};
+  if (unsafe_no_fsync) args.push_back("--unsafe-no-fsync");
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);

@@ -13,8 +13,10 @@ class EtcdProcess {
  public:
   // Starts `etcd` from PATH with its data dir under `parent_dir` and waits
   // until it serves; nullptr and *error set if it cannot (for example: etcd
-  // not installed).
-  static std::unique_ptr<EtcdProcess> Start(std::string* error, const std::string& parent_dir = "/tmp");
+  // not installed). `unsafe_no_fsync`: etcd skips its WAL fsyncs (a local
+  // benchmark etcd only: a crash may lose what it acknowledged).
+  static std::unique_ptr<EtcdProcess> Start(std::string* error, const std::string& parent_dir = "/tmp",
+                                            bool unsafe_no_fsync = false);
   ~EtcdProcess();
   EtcdProcess(const EtcdProcess&) = delete;
   EtcdProcess& operator=(const EtcdProcess&) = delete;
