@@ -24,6 +24,8 @@
 #include "host/replication/control_socket.h"
 #include "host/replication/controller.h"
 #include "host/replication/event_log.h"
+#include "host/replication/kvm_guest.h"
+#include "host/softguest/soft_guest.h"
 #include "host/replication/supervisor_link.h"
 
 namespace twinstep::cli {
@@ -64,9 +66,11 @@ firmware::sim::SimNodeConfig FirmwareConfig(const config::NodeConfig& c, const u
   std::fill(s.peer_mac, s.peer_mac + 6, 0xff);
   s.heartbeat_interval_ns = static_cast<uint64_t>(c.replication.heartbeat_interval_ms) * 1'000'000;
   s.suspect_after_missed = static_cast<uint32_t>(c.replication.heartbeat_miss_k);
-  // The host rings every millisecond from its own thread; a host silent for
-  // longer than the peer's suspicion time is dead.
-  s.host_watchdog_ns = std::max<uint64_t>(20'000'000, 2 * s.heartbeat_interval_ns);
+  // The host rings every millisecond from its own thread. In one process
+  // with the NIC, a silent host is a starved one (shared cores), not a dead
+  // one — that is the peer's heartbeat timeout's to judge — so the watchdog
+  // only catches a host thread stuck for a whole second.
+  s.host_watchdog_ns = std::max<uint64_t>(1'000'000'000, 2 * s.heartbeat_interval_ns);
   f.witness.endpoints = c.witness.endpoints;
   f.witness.pair = c.witness.pair;
   f.witness.lease_ttl_s = c.witness.lease_ttl_s;
@@ -76,15 +80,56 @@ firmware::sim::SimNodeConfig FirmwareConfig(const config::NodeConfig& c, const u
   return f;
 }
 
+// The guest and what it runs on: a KVM machine (test guest or Linux) or the
+// soft guest.
+struct Guest {
+  std::unique_ptr<host::Machine> machine;
+  std::unique_ptr<replication::ReplicatedGuest> guest;
+};
+
+host::Result<Guest> MakeGuest(const config::NodeConfig& c, const replication::ControllerConfig& cc,
+                              host::NetBackend* net) {
+  Guest g;
+  const uint64_t mem_bytes = static_cast<uint64_t>(c.guest.memory_mib) << 20;
+  if (c.guest.kind == "soft") {
+    softguest::SoftGuestConfig sc;
+    sc.mem_bytes = mem_bytes;
+    std::copy(cc.guest_mac, cc.guest_mac + 6, sc.mac);
+    sc.ip = cc.guest_ip;
+    auto s = softguest::SoftGuest::Create(sc, net);
+    if (!s) return MakeUnexpected(s.error());
+    g.guest = std::move(*s);
+    return g;
+  }
+  host::MachineConfig mc;
+  mc.mem_bytes = mem_bytes;
+  mc.vcpus = static_cast<uint32_t>(c.guest.vcpus);
+  mc.hugepages = c.guest.hugepages;
+  mc.console_fd = 1;
+  mc.net = net;
+  std::copy(cc.guest_mac, cc.guest_mac + 6, mc.net_config.mac.begin());
+  auto machine = host::Machine::Create(mc);
+  if (!machine) {
+    host::Error e = machine.error();
+    e.detail = "the guest VM (guest.kind = \"" + c.guest.kind + "\"; without KVM use guest.kind = \"soft\"): " + e.detail;
+    return MakeUnexpected(e);
+  }
+  g.machine = std::move(*machine);
+  if (c.guest.kind == "linux") {
+    g.guest = std::make_unique<replication::KvmGuest>(*g.machine, c.guest.kernel, c.guest.initrd, c.guest.cmdline);
+  } else {
+    const std::string kernel = c.guest.test_guest.empty() ? TWINSTEP_TESTGUEST_ELF : c.guest.test_guest;
+    g.guest = std::make_unique<replication::KvmGuest>(*g.machine, kernel, "",
+                                                      "ip=" + c.guest.ip + " mac=" + c.guest.mac);
+  }
+  return g;
+}
+
 int RunNode(const NodeOptions& o) {
   auto loaded = config::LoadNodeConfig(o.config);
   if (!loaded) return Fail(loaded.error().Message());
   config::NodeConfig c = *loaded;
   if (!o.events.empty()) c.node.events = o.events;
-  if (c.guest.kind != "test") {
-    return Fail(o.config + ": guest.kind = \"" + c.guest.kind +
-                "\": the pair runs the test guest here; Linux guests need hardware KVM (hwtests/)");
-  }
   replication::ControllerConfig cc;
   cc.name = c.node.name;
   cc.node_id = static_cast<uint32_t>(c.node.id);
@@ -99,8 +144,6 @@ int RunNode(const NodeOptions& o) {
     return Fail(o.config + ": guest.mac / guest.ip: not a MAC and an IPv4 address");
   }
   cc.guest_ip = ntohl(ip.s_addr);
-  cc.kernel = c.guest.test_guest.empty() ? TWINSTEP_TESTGUEST_ELF : c.guest.test_guest;
-  cc.cmdline = "ip=" + c.guest.ip + " mac=" + c.guest.mac;
 
   replication::EventLog log;
   std::string error;
@@ -118,15 +161,8 @@ int RunNode(const NodeOptions& o) {
 
   dataplane::GuestPort guest_port(dataplane::MbufPool(), 1024);
   dataplane::GuestNetBackend backend(&guest_port);
-  host::MachineConfig mc;
-  mc.mem_bytes = static_cast<uint64_t>(c.guest.memory_mib) << 20;
-  mc.vcpus = static_cast<uint32_t>(c.guest.vcpus);
-  mc.hugepages = c.guest.hugepages;
-  mc.console_fd = 1;
-  mc.net = &backend;
-  std::copy(cc.guest_mac, cc.guest_mac + 6, mc.net_config.mac.begin());
-  auto machine = host::Machine::Create(mc);
-  if (!machine) return Fail("creating the guest VM: " + machine.error().ToString());
+  auto guest = MakeGuest(c, cc, &backend);
+  if (!guest) return Fail(guest.error().ToString());
 
   auto pc = dataplane::PipelineConfigFromNode(c, dataplane::Role::kSecondary);
   if (!pc) return Fail(pc.error().Message());
@@ -144,7 +180,7 @@ int RunNode(const NodeOptions& o) {
   supervisor_link.set_pipeline(&pipeline);
   pipeline.set_priority_tap(&supervisor_link);
   firmware::sim::SimNode firmware(supervisor_link, FirmwareConfig(c, (*sync)->mac().addr_bytes));
-  replication::Controller controller(cc, **machine, pipeline, backend, firmware, log);
+  replication::Controller controller(cc, *guest->guest, pipeline, backend, firmware, log);
   pipeline.set_events(&controller);
   log.Say("guest " + c.guest.ip + " " + MacText(cc.guest_mac) + ", sync port " + MacText((*sync)->mac().addr_bytes) +
           ", witness " + c.witness.endpoints.front() + " pair " + c.witness.pair);

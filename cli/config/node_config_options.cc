@@ -105,8 +105,8 @@ const OptionSpec kOptions[] = {
     {"dataplane.sync", "args", "PMD device arguments of the sync port (key=value,...)",
      TS_FIELD(dataplane.sync.args)},
 
-    {"guest", "kind", "test: the project's freestanding test guest; linux: a bzImage + initrd",
-     TS_FIELD(guest.kind), 0, 0, "test|linux"},
+    {"guest", "kind", "test: the project's freestanding test guest; linux: a bzImage + initrd (both on KVM); soft: the soft guest, no VM (machines without KVM)",
+     TS_FIELD(guest.kind), 0, 0, "test|linux|soft"},
     {"guest", "memory_mib", "Guest memory, in MiB", TS_FIELD(guest.memory_mib), 16, 1048576},
     {"guest", "vcpus", "Number of guest vCPUs", TS_FIELD(guest.vcpus), 1, 256},
     {"guest", "kernel", "Linux bzImage (kind = linux)", TS_FIELD(guest.kernel)},

@@ -16,6 +16,9 @@ using dataplane::Role;
 using firmware::HostCommand;
 
 namespace {
+
+constexpr size_t kChunkRecordFixedBytes = 16;  // a checkpoint chunk record's fields before its data (docs/wire.md)
+
 std::string ErrorReply(const std::string& message) {
   nlohmann::json j;
   j["error"] = message;
@@ -32,17 +35,17 @@ const char* StopReasonName(StopReason r) {
   return "?";
 }
 
-Controller::Controller(const ControllerConfig& config, host::Machine& machine, dataplane::Pipeline& pipeline,
+Controller::Controller(const ControllerConfig& config, ReplicatedGuest& guest, dataplane::Pipeline& pipeline,
                        dataplane::GuestNetBackend& backend, firmware::sim::SimNode& firmware, EventLog& log)
     : config_(config),
-      machine_(machine),
+      guest_(guest),
       pipeline_(pipeline),
       backend_(backend),
       firmware_(firmware),
       log_(log),
       dirty_([&] {
         uint64_t end = 0;
-        for (const auto& r : machine.vm().memory().regions()) end = std::max(end, r.gpa + r.size);
+        for (const auto& r : guest.memory().regions()) end = std::max(end, r.gpa + r.size);
         return end / host::kPageSize;
       }()) {}
 
@@ -125,7 +128,9 @@ size_t Controller::OnPoll(dataplane::SyncLink& link, uint64_t now_ns) {
       if (!link.Add(r, now_ns)) break;  // the window is full: next poll
     } else {
       if (!o.sender) {
-        o.sender = std::make_unique<dataplane::CheckpointSender>(++bulk_id_, o.bulk_kind, *o.bulk, config_.chunk_bytes);
+        // A chunk fills one record of the largest frame the link sends.
+        const size_t chunk = link.MaxRecordBody() - kChunkRecordFixedBytes;
+        o.sender = std::make_unique<dataplane::CheckpointSender>(++bulk_id_, o.bulk_kind, *o.bulk, chunk);
       }
       o.sender->Pump(link, now_ns);
       if (!o.sender->Done()) break;
@@ -308,7 +313,7 @@ void Controller::SetPipelineRole(Role role) {
 }
 
 void Controller::GatherDirty() {
-  auto d = machine_.vm().DirtyPages();
+  auto d = guest_.DirtyPages();
   if (!d) {
     Fatal("reading the guest's dirty log: " + d.error().ToString());
     return;
@@ -317,12 +322,12 @@ void Controller::GatherDirty() {
 }
 
 void Controller::PauseGuest() {
-  machine_.Pause();
+  guest_.Pause();
   guest_running_ = false;
 }
 
 bool Controller::ResumeGuest() {
-  if (auto s = machine_.Resume(); !s) {
+  if (auto s = guest_.Resume(); !s) {
     Fatal("resuming the guest: " + s.error().ToString());
     return false;
   }
@@ -442,7 +447,14 @@ std::string Controller::HandleRequest(const std::string& request) {
              {"client_tx", s.client_tx},
              {"released", s.released},
              {"inputs_stamped", s.inputs_stamped},
-             {"mirrored_delivered", s.mirrored_delivered}};
+             {"mirrored_delivered", s.mirrored_delivered},
+             {"stale_records", s.stale_records}};
+    const auto& l = pipeline_.sync_link().stats();
+    reply["sync"] = {{"frames_sent", l.frames_sent},   {"frames_received", l.frames_received},
+                     {"retransmits", l.retransmits},   {"duplicates", l.duplicates},
+                     {"gaps", l.gaps},                 {"malformed", l.malformed},
+                     {"records_delivered", l.records_delivered}, {"in_flight", l.in_flight},
+                     {"srtt_us", l.srtt_ns / 1000},   {"peer_restarts", l.peer_restarts}};
   } else if (verb == "corrupt") {
     std::string gpa_text;
     uint64_t len = 0;
@@ -455,7 +467,7 @@ std::string Controller::HandleRequest(const std::string& request) {
     }
     if (len == 0 || len > (64u << 20)) return ErrorReply("corrupt: LEN must be 1 to 64 MiB");
     std::vector<uint8_t> bytes(len);
-    auto& mem = machine_.vm().memory();
+    auto& mem = guest_.memory();
     if (auto r = mem.Read(gpa, bytes); !r) return ErrorReply(r.error().ToString());
     for (auto& b : bytes) b ^= 0xff;
     if (auto w = mem.Write(gpa, bytes); !w) return ErrorReply(w.error().ToString());

@@ -26,7 +26,7 @@
 #include "dataplane/guest_backend.h"
 #include "dataplane/pipeline.h"
 #include "firmware/sim/sim_node.h"
-#include "host/machine.h"
+#include "host/replication/guest.h"
 #include "host/replication/dirty_set.h"
 #include "host/replication/event_log.h"
 
@@ -45,13 +45,10 @@ struct ControllerConfig {
   uint64_t join_probe_ns = 1'000'000'000;
   uint64_t checkpoint_period_ns = 100'000'000;  // 0: no periodic checkpoints
   uint64_t dirty_page_bound = 16384;            // 0: no bound
-  size_t chunk_bytes = 7936;                    // bulk transfer chunk (fits a 9000-byte frame)
   uint32_t precopy_max_rounds = 8;              // join: dirty rounds before the stop-and-copy
   uint64_t precopy_stop_pages = 256;            // join: stop-and-copy once a round is this small
   uint8_t guest_mac[6] = {0x52, 0x54, 0x00, 0x77, 0x00, 0x10};
   uint32_t guest_ip = 0x0A4D000A;               // 10.77.0.10
-  std::string kernel;                           // cold start: the guest to boot
-  std::string cmdline;
 };
 
 // Why Run() ended.
@@ -59,7 +56,7 @@ enum class StopReason : uint8_t { kRequested, kFenced, kFatal };
 
 class Controller final : public dataplane::ReplicationEvents {
  public:
-  Controller(const ControllerConfig& config, host::Machine& machine, dataplane::Pipeline& pipeline,
+  Controller(const ControllerConfig& config, ReplicatedGuest& guest, dataplane::Pipeline& pipeline,
              dataplane::GuestNetBackend& backend, firmware::sim::SimNode& firmware, EventLog& log);
   ~Controller() override;
 
@@ -132,7 +129,7 @@ class Controller final : public dataplane::ReplicationEvents {
   void Fatal(const std::string& what);
 
   ControllerConfig config_;
-  host::Machine& machine_;
+  ReplicatedGuest& guest_;
   dataplane::Pipeline& pipeline_;
   dataplane::GuestNetBackend& backend_;
   firmware::sim::SimNode& firmware_;

@@ -68,16 +68,12 @@ bool Controller::ColdStart() {
     timespec ts{0, 500'000};
     nanosleep(&ts, nullptr);
   }
-  if (auto s = machine_.Boot(config_.kernel, "", config_.cmdline); !s) {
-    Fatal("booting the guest '" + config_.kernel + "': " + s.error().ToString());
+  if (auto s = guest_.Boot(); !s) {
+    Fatal("booting the guest: " + s.error().ToString());
     return false;
   }
   SetPipelineRole(Role::kSolo);
-  if (auto s = machine_.Start(); !s) {
-    Fatal("starting the guest: " + s.error().ToString());
-    return false;
-  }
-  guest_running_ = true;
+  if (!ResumeGuest()) return false;
   log_.Emit("ready", {{"role", "solo"}});
   return true;
 }
@@ -109,7 +105,7 @@ bool Controller::Join() {
   const uint64_t epoch = accept->control.arg1;
   log_.Emit("join_begin", {{"epoch", epoch}});
   uint64_t bytes = 0, rounds = 0;
-  auto& mem = machine_.vm().memory();
+  auto& mem = guest_.memory();
   for (;;) {
     auto m = WaitFor(
         [](const Message& x) {
@@ -136,7 +132,7 @@ bool Controller::Join() {
       continue;
     }
     std::vector<uint8_t> extra;
-    if (auto s = host::ApplyCheckpoint(machine_, m->data, &extra); !s) {
+    if (auto s = guest_.ApplyCheckpoint(m->data, &extra); !s) {
       Fatal("the join's last state image from the peer: " + s.error().ToString());
       return false;
     }
@@ -160,7 +156,7 @@ bool Controller::AdoptState(std::span<const uint8_t> extra, uint64_t epoch) {
   }
   PostAndWait([this, epoch](uint64_t now) { pipeline_.CheckpointDone(epoch, now); });
   // What the apply wrote is the primary's state, not ours to report.
-  if (auto d = machine_.vm().DirtyPages(); !d) {
+  if (auto d = guest_.DirtyPages(); !d) {
     Fatal("reading the guest's dirty log: " + d.error().ToString());
     return false;
   }
@@ -183,7 +179,7 @@ void Controller::ServeJoin() {
     if (role_ != Role::kSolo) SetPipelineRole(Role::kSolo);
     if (!guest_running_) ResumeGuest();
   };
-  auto& mem = machine_.vm().memory();
+  auto& mem = guest_.memory();
   uint64_t bytes = 0, pages = 0;
   uint32_t rounds = 0;
   // Pre-copy: every non-zero page, then what the running guest dirtied meanwhile.
@@ -213,7 +209,7 @@ void Controller::ServeJoin() {
   backend_.TakeQueued();
   GatherDirty();
   frames = dirty_.Members();
-  auto image = host::EncodeCheckpoint(machine_, frames, backend_.SaveState());
+  auto image = guest_.EncodeCheckpoint(frames, backend_.SaveState());
   if (!image) {
     Fatal("encoding the join's last image: " + image.error().ToString());
     return;
@@ -267,7 +263,7 @@ void Controller::Checkpoint(CheckpointKind kind) {
   dirty_.Add(DecodeFrames(list->data));
   GatherDirty();
   const std::vector<uint64_t> frames = dirty_.Members();
-  auto image = host::EncodeCheckpoint(machine_, frames, backend_.SaveState());
+  auto image = guest_.EncodeCheckpoint(frames, backend_.SaveState());
   if (!image) {
     Fatal("encoding checkpoint " + std::to_string(epoch) + ": " + image.error().ToString());
     return;
@@ -323,7 +319,7 @@ void Controller::FollowCheckpoint(const wire::Control& prepare) {
     return;
   }
   std::vector<uint8_t> extra;
-  if (auto s = host::ApplyCheckpoint(machine_, image->data, &extra); !s) {
+  if (auto s = guest_.ApplyCheckpoint(image->data, &extra); !s) {
     Fatal("checkpoint " + std::to_string(epoch) + " from the primary was rejected: " + s.error().ToString());
     return;
   }
