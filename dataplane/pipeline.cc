@@ -68,11 +68,10 @@ Pipeline::Pipeline(const PipelineConfig& config, EthPort* client, EthPort* sync,
     sync_tx_ = std::make_unique<SyncPortTx>(sync_, MbufPool());
   }
   link_ = std::make_unique<SyncLink>(sc, sync_tx_ ? static_cast<FrameTx*>(sync_tx_.get()) : &g_null_tx, this);
-  if (comparator) {
-    comparator_ = comparator(config.comparator, this);
-  } else {
-    comparator_ = std::make_unique<compare::SoftwareComparator>(config.comparator, this);
-  }
+  make_comparator_ = comparator ? comparator : [](const compare::ComparatorConfig& c, compare::VerdictSink* sink) {
+    return std::unique_ptr<compare::Comparator>(std::make_unique<compare::SoftwareComparator>(c, sink));
+  };
+  comparator_ = make_comparator_(config.comparator, this);
   for (uint32_t i = static_cast<uint32_t>(held_.size()); i > 0; --i) held_free_.push_back(i - 1);
   pending_digests_.clear();
   pending_digests_.reserve(config.burst);
@@ -98,7 +97,13 @@ void Pipeline::SetRole(Role role, uint64_t now_ns) {
 }
 
 void Pipeline::CheckpointDone(uint64_t epoch, uint64_t now_ns) {
-  if (role_ == Role::kPrimary) comparator_->ReleaseAll(now_ns);
+  if (role_ == Role::kPrimary) {
+    // Both replicas number each flow's outputs from 0 again: the secondary
+    // clears its digester, the primary takes a fresh comparator (whose
+    // digester ReleaseAll keeps, docs/comparator.md).
+    comparator_->ReleaseAll(now_ns);
+    comparator_ = make_comparator_(config_.comparator, this);
+  }
   if (role_ == Role::kSecondary) {
     link_->Flush(now_ns);  // frames carry the epoch they were opened in
     pending_digests_.clear();

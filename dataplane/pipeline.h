@@ -146,10 +146,11 @@ class Pipeline final : public compare::VerdictSink, public RecordSink {
   // --- control: on the poll thread, or from one other thread through Post*. ---
   void SetRole(Role role, uint64_t now_ns);
   void SetEpoch(uint64_t epoch) { link_->set_epoch(epoch); }
-  // After a checkpoint, both replicas start epoch `epoch` from one state: the
-  // primary releases what it held and forgets its flows; the secondary sends
-  // what it has in the old epoch, drops digests the window could not take,
-  // and restarts its per-flow numbering and TCP offsets. The guest is paused.
+  // After a checkpoint, both replicas start epoch `epoch` from one state and
+  // number each flow's outputs from 0 again: the primary releases what it
+  // held and takes a fresh comparator; the secondary sends what it has in the
+  // old epoch, drops digests the window could not take, and clears its
+  // digester and TCP offsets. The guest is paused.
   void CheckpointDone(uint64_t epoch, uint64_t now_ns);
   // The release gate (the supervisor's): while closed, released outputs wait.
   void SetReleaseGate(bool open) { gate_open_ = open; }
@@ -209,6 +210,7 @@ class Pipeline final : public compare::VerdictSink, public RecordSink {
   bool gate_open_ = true;
   std::unique_ptr<SyncPortTx> sync_tx_;
   std::unique_ptr<SyncLink> link_;
+  compare::ComparatorFactory make_comparator_;
   std::unique_ptr<compare::Comparator> comparator_;
   std::vector<digest::Digester::Slot> digester_slots_;
   digest::Digester digester_;  // the secondary's
