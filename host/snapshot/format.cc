@@ -91,9 +91,16 @@ Status WriteSnapshotFile(const std::string& path, std::span<const SectionData> s
 }
 
 std::vector<uint8_t> BuildSnapshotImage(std::span<const SectionData> sections) {
+  std::vector<uint8_t> out;
+  BuildSnapshotImage(sections, &out);
+  return out;
+}
+
+void BuildSnapshotImage(std::span<const SectionData> sections, std::vector<uint8_t>* image) {
   std::vector<SectionEntry> table = LayOut(sections);
   const uint64_t total = table.empty() ? sizeof(SnapshotHeader) : table.back().offset + table.back().size;
-  std::vector<uint8_t> out(total);
+  std::vector<uint8_t>& out = *image;
+  out.resize(total);  // every byte is written below
   for (size_t i = 0; i < sections.size(); ++i) {
     uint8_t* dst = out.data() + table[i].offset;
     for (auto p : sections[i].parts) {
@@ -106,7 +113,6 @@ std::vector<uint8_t> BuildSnapshotImage(std::span<const SectionData> sections) {
   const SnapshotHeader h = Seal(table);
   std::memcpy(out.data(), &h, sizeof h);
   if (!table.empty()) std::memcpy(out.data() + sizeof h, table.data(), table.size() * sizeof(SectionEntry));
-  return out;
 }
 
 Result<SnapshotIndex> SnapshotIndex::Parse(std::span<const uint8_t> f) {
