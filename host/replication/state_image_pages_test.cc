@@ -77,6 +77,22 @@ TEST(StateImagePagesTest, PartialImageReplacesOnlyItsPages) {
   EXPECT_NE(MemoryDigest(*a), MemoryDigest(*b));
 }
 
+TEST(StateImagePagesTest, LongRunsIntoAFreshTarget) {
+  auto a = NewMemory(), b = NewMemory();
+  ASSERT_TRUE(a && b);
+  std::vector<uint64_t> gfns;
+  for (uint64_t g = 512; g < 512 + 300; ++g) {
+    Fill(*a, g, static_cast<uint8_t>(g));
+    gfns.push_back(g);
+  }
+  Fill(*a, 2000, 1);
+  gfns.push_back(2000);
+  auto img = EncodePages(*a, gfns);
+  ASSERT_TRUE(img);
+  ASSERT_TRUE(ApplyPages(*b, *img));
+  EXPECT_TRUE(SameRam(*a, *b));
+}
+
 TEST(StateImagePagesTest, HighMemoryFramesAboveTheHole) {
   // 3 GiB + 2 MiB: frames above 4 GiB exist, those in [3 GiB, 4 GiB) do not.
   auto a = NewMemory(3ull * 1024 * 1024 * 1024 + (2 << 20)), b = NewMemory(3ull * 1024 * 1024 * 1024 + (2 << 20));
