@@ -30,21 +30,22 @@ bool KnownCheckpointSection(uint32_t id, uint32_t vcpus) {
 }  // namespace
 
 Status EncodeCheckpointInto(Machine& m, std::span<const uint64_t> gfns, std::span<const uint8_t> extra,
-                            std::vector<uint8_t>* out) {
+                            std::vector<uint8_t>* out, bool complete) {
   if (extra.size() > kMaxExtraBytes) {
     return Fail(Errc::kArgument, "extra blob of " + std::to_string(extra.size()) + " bytes (at most " +
                                      std::to_string(kMaxExtraBytes) + ")");
   }
-  auto img = MachineImage::Capture(m, gfns, 0);
+  auto img = MachineImage::Capture(m, gfns, complete ? kPagesComplete : 0);
   if (!img) return MakeUnexpected(img.error());
   img->AddSection(kSecExtra, extra);
   BuildSnapshotImage(img->Sections(), out);
   return {};
 }
 
-Result<std::vector<uint8_t>> EncodeCheckpoint(Machine& m, std::span<const uint64_t> gfns, std::span<const uint8_t> extra) {
+Result<std::vector<uint8_t>> EncodeCheckpoint(Machine& m, std::span<const uint64_t> gfns, std::span<const uint8_t> extra,
+                                              bool complete) {
   std::vector<uint8_t> out;
-  if (auto s = EncodeCheckpointInto(m, gfns, extra, &out); !s) return MakeUnexpected(s.error());
+  if (auto s = EncodeCheckpointInto(m, gfns, extra, &out, complete); !s) return MakeUnexpected(s.error());
   return out;
 }
 

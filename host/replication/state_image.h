@@ -23,12 +23,15 @@ inline constexpr uint64_t kMaxExtraBytes = 1ull << 20;
 // A checkpoint image of m, which must be paused (Machine::Pause): the pages
 // gfns (4 KiB frames, any order, duplicates merged), every vCPU, the VM
 // devices and the device state, and `extra` carried as is. A frame outside RAM
-// is an error naming it.
-Result<std::vector<uint8_t>> EncodeCheckpoint(Machine& m, std::span<const uint64_t> gfns, std::span<const uint8_t> extra);
+// is an error naming it. complete: gfns are all non-zero pages
+// (NonZeroPages) and the receiver zeroes every other page, for a full
+// resynchronisation of a receiver whose memory is stale.
+Result<std::vector<uint8_t>> EncodeCheckpoint(Machine& m, std::span<const uint64_t> gfns, std::span<const uint8_t> extra,
+                                              bool complete = false);
 // The same into *out, reusing its memory: a fresh buffer for a large image
 // costs a page fault per 4 KiB, more than the copy (docs/BENCHMARKS.md).
 Status EncodeCheckpointInto(Machine& m, std::span<const uint64_t> gfns, std::span<const uint8_t> extra,
-                            std::vector<uint8_t>* out);
+                            std::vector<uint8_t>* out, bool complete = false);
 
 // Applies a checkpoint image to m, which must not be running (fresh, or
 // paused). Everything is checked before anything changes: container (magic,

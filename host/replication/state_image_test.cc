@@ -82,7 +82,8 @@ TEST(StateImageTest, CheckpointsKeepTwoTestGuestsIdentical) {
   (void)Collect(*a.m);
   std::filesystem::copy_file(disk_a.path, disk_b.path, std::filesystem::copy_options::overwrite_existing);
   const std::string ctl = "epoch 1";
-  auto full = EncodeCheckpoint(*a.m, NonZeroPages(a.m->vm().memory()), {reinterpret_cast<const uint8_t*>(ctl.data()), ctl.size()});
+  auto full = EncodeCheckpoint(*a.m, NonZeroPages(a.m->vm().memory()),
+                               {reinterpret_cast<const uint8_t*>(ctl.data()), ctl.size()}, true);
   ASSERT_TRUE(full) << full.error().ToString();
   Guest b;
   ASSERT_TRUE(b.Create(disk_b.path));
@@ -141,6 +142,22 @@ TEST(StateImageTest, CheckpointsKeepTwoTestGuestsIdentical) {
   }
   a.m->Pause();
   b.m->Pause();
+
+  // A full resynchronisation of a B whose memory went astray where A's is
+  // zero: all of A's pages are not enough, the image must be complete.
+  const auto all_a = NonZeroPages(a.m->vm().memory());
+  uint64_t stray = 0x800;  // 8 MiB: above the test guest's image and data
+  while (std::binary_search(all_a.begin(), all_a.end(), stray)) ++stray;
+  const uint8_t junk[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+  ASSERT_TRUE(b.m->vm().memory().Write(stray << kPageShift, junk));
+  auto partial = EncodeCheckpoint(*a.m, all_a, {});
+  ASSERT_TRUE(partial);
+  ASSERT_TRUE(ApplyCheckpoint(*b.m, *partial, nullptr));
+  EXPECT_NE(MemoryDigest(a.m->vm().memory()), MemoryDigest(b.m->vm().memory()));
+  auto complete = EncodeCheckpoint(*a.m, all_a, {}, true);
+  ASSERT_TRUE(complete);
+  ASSERT_TRUE(ApplyCheckpoint(*b.m, *complete, nullptr));
+  EXPECT_EQ(MemoryDigest(a.m->vm().memory()), MemoryDigest(b.m->vm().memory()));
 }
 
 // A spinning asm guest: vCPU state and a counter page that changes while it runs.
