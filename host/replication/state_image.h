@@ -45,7 +45,9 @@ Status ApplyCheckpoint(Machine& m, std::span<const uint8_t> image, std::vector<u
 
 // Memory only, for pre-copy rounds while the source guest runs: a page read
 // while the guest writes it is torn in the image but consistent with its CRC,
-// and the guest's write leaves it dirty for the next round. complete: frames
+// and the guest's write leaves it dirty for the next round, provided each
+// round calls CollectDirty before it encodes (the first round included, to
+// set the baseline before NonZeroPages). complete: frames
 // not listed are zero (the first round: every page NonZeroPages lists, see
 // host/snapshot/page_section.h; later rounds: the frames CollectDirty returns).
 Result<std::vector<uint8_t>> EncodePages(const GuestMemory& mem, std::span<const uint64_t> gfns, bool complete = false);
