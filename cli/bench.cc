@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cli/bench_checkpoint.h"
 #include "cli/commands.h"
 #include "common/digest.h"
 #include "common/testing/packet_builder.h"
@@ -169,6 +170,7 @@ void AddBenchCommand(CLI::App& app, int* exit_code) {
           "digest: events per second");
   AddCase(bench, "codec", "Sync-link encode and decode rates", &options, exit_code, BenchCodec,
           "codec: records per second");
+  AddCheckpointBench(bench, exit_code);
 }
 
 }  // namespace twinstep::cli
