@@ -1,12 +1,13 @@
 // `twinstep bench`: micro-benchmarks of the per-packet work — the digest, the
-// sync-link codec and the comparator — and failover timing. Figures go to
-// docs/BENCHMARKS.md.
+// sync-link codec and the comparator — plus checkpoint images and failover
+// timing (their own files). Figures go to docs/BENCHMARKS.md.
 #include <cstdio>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "cli/bench_checkpoint.h"
 #include "cli/commands.h"
 #include "common/digest.h"
 #include "common/testing/packet_builder.h"
@@ -193,6 +194,7 @@ void AddBenchCommand(CLI::App& app, int* exit_code) {
           "digest: events per second");
   AddCase(bench, "codec", "Sync-link encode and decode rates", &options, exit_code, BenchCodec,
           "codec: records per second");
+  AddCheckpointBench(bench, exit_code);
   AddFailoverCase(bench, exit_code);
 }
 

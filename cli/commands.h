@@ -11,5 +11,6 @@ namespace twinstep::cli {
 void AddBenchCommand(CLI::App& app, int* exit_code);
 void AddTuneCommand(CLI::App& app, int* exit_code);  // cli/tune/tune.cc
 void AddVmCommand(CLI::App& app, int* exit_code);    // cli/vm.cc
+void AddNodeCommand(CLI::App& app, int* exit_code);  // cli/node.cc
 
 }  // namespace twinstep::cli

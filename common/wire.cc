@@ -280,7 +280,7 @@ Expected<Record, WireError> FrameReader::Next() {
       break;
     case RecordType::kCheckpointBegin:
       if (!fixed_is(kCheckpointBeginBody)) return Fail(WireError::kRecordBadLength);
-      if (b[20] < static_cast<uint8_t>(CheckpointKind::kJoin) || b[20] > static_cast<uint8_t>(CheckpointKind::kDirtyBound) ||
+      if (b[20] < static_cast<uint8_t>(CheckpointKind::kJoin) || b[20] > static_cast<uint8_t>(CheckpointKind::kDirtyList) ||
           b[21] != 0 || b[22] != 0 || b[23] != 0) {
         return Fail(WireError::kRecordBadValue);
       }
@@ -310,7 +310,7 @@ Expected<Record, WireError> FrameReader::Next() {
     case RecordType::kControl: {
       if (!fixed_is(kControlBody)) return Fail(WireError::kRecordBadLength);
       const uint16_t op = Get<uint16_t>(b);
-      if (op < static_cast<uint16_t>(ControlOp::kJoinRequest) || op > static_cast<uint16_t>(ControlOp::kResume) ||
+      if (op < static_cast<uint16_t>(ControlOp::kJoinRequest) || op > static_cast<uint16_t>(ControlOp::kCheckpointApplied) ||
           Get<uint16_t>(b + 2) != 0) {
         return Fail(WireError::kRecordBadValue);
       }

@@ -81,7 +81,10 @@ struct Heartbeat {
   uint64_t last_input_seq = 0;
 };
 
-enum class CheckpointKind : uint8_t { kJoin = 1, kPeriodic, kDivergence, kDirtyBound };
+// What a bulk transfer carries: a checkpoint image (join's last round or a
+// lockstep checkpoint by its trigger), a join pre-copy round of memory pages,
+// or the secondary's list of its own dirty pages.
+enum class CheckpointKind : uint8_t { kJoin = 1, kPeriodic, kDivergence, kDirtyBound, kJoinPages, kDirtyList };
 
 struct CheckpointBegin {
   uint64_t checkpoint_id = 0;
@@ -122,6 +125,8 @@ enum class ControlOp : uint16_t {
   kWitnessFence = 5,  // arg0: fenced epoch; the receiver must stop releasing
   kStop = 6,
   kResume = 7,
+  kCheckpointPrepare = 8,  // primary -> secondary: pause; arg0: the new epoch, arg1: CheckpointKind
+  kCheckpointApplied = 9,  // secondary -> primary: state loaded; arg0: the epoch, arg1: memory digest (join) or 0
 };
 
 struct Control {

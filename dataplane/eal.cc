@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdio>
 #include <filesystem>
 #include <set>
 
@@ -16,6 +17,8 @@
 #include <rte_ethdev.h>
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
+
+#include "dataplane/guest_port.h"
 
 namespace twinstep::dataplane {
 namespace {
@@ -149,6 +152,8 @@ bool RemoveRuntimeDir(const std::string& prefix) {
 bool EalInitialized() { return g_eal_done.load(); }
 ::rte_mempool* MbufPool() { return g_pool; }
 
+int g_input_seq_offset = -1;
+
 Expected<void, EalError> InitEal(const EalConfig& c) {
   if (g_eal_done.exchange(true)) return Fail(EalErrc::kAlreadyInitialized, "");
   auto fail = [](Unexpected<EalError> e) {
@@ -172,6 +177,14 @@ Expected<void, EalError> InitEal(const EalConfig& c) {
   g_pool = rte_pktmbuf_pool_create("twinstep_mbufs", kPoolMbufs, kPoolCache, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
                                    static_cast<int>(rte_socket_id()));
   if (!g_pool) return Fail(EalErrc::kNoMemory, "mbuf pool of " + std::to_string(kPoolMbufs) + " buffers: " + rte_strerror(rte_errno));
+  rte_mbuf_dynfield field{};
+  std::snprintf(field.name, sizeof field.name, "%s", kInputSeqFieldName);
+  field.size = sizeof(uint64_t);
+  field.align = alignof(uint64_t);
+  g_input_seq_offset = rte_mbuf_dynfield_register(&field);
+  if (g_input_seq_offset < 0) {
+    return Fail(EalErrc::kNoMemory, std::string("mbuf dynamic field for input sequence numbers: ") + rte_strerror(rte_errno));
+  }
   return {};
 }
 

@@ -11,8 +11,19 @@
 
 #include <boost/lockfree/spsc_queue.hpp>
 #include <rte_mbuf.h>
+#include <rte_mbuf_dyn.h>
 
 namespace twinstep::dataplane {
+
+// Every packet for the guest carries its input sequence number in an mbuf
+// dynamic field, so that the VMM's backend can skip inputs a checkpoint already
+// holds and replay those its guest consumed past one (docs/replication.md).
+inline constexpr uint64_t kNoInputSeq = UINT64_MAX;
+inline constexpr const char* kInputSeqFieldName = "twinstep_input_seq";
+// The field's offset in the mbuf, registered by InitEal.
+extern int g_input_seq_offset;
+inline uint64_t InputSeq(const rte_mbuf* m) { return *RTE_MBUF_DYNFIELD(m, g_input_seq_offset, const uint64_t*); }
+inline void SetInputSeq(rte_mbuf* m, uint64_t seq) { *RTE_MBUF_DYNFIELD(m, g_input_seq_offset, uint64_t*) = seq; }
 
 class GuestPort {
  public:

@@ -40,6 +40,8 @@ Expected<DataplaneSetup, EalError> SetupFromNodeConfig(const config::NodeConfig&
   return s;
 }
 
+constexpr uint32_t kAfPacketMaxFrameBytes = 1514;
+
 Expected<PipelineConfig, EalError> PipelineConfigFromNode(const config::NodeConfig& config, Role role) {
   const auto& r = config.replication;
   if (r.compare_timeout_us <= 0 || r.heartbeat_interval_ms < 0) {
@@ -53,6 +55,9 @@ Expected<PipelineConfig, EalError> PipelineConfigFromNode(const config::NodeConf
   pc.advance_interval_ns = std::min<uint64_t>(50'000, pc.comparator.compare_timeout_ns / 4);
   pc.heartbeat_interval_ns = static_cast<uint64_t>(r.heartbeat_interval_ms) * 1'000'000;
   pc.idle.busy_poll = config.dataplane.poll_mode == "busy";
+  // An af_packet port receives into one 2048-byte mbuf after its tpacket
+  // header: its frames stay at standard Ethernet size.
+  if (config.dataplane.sync.device.rfind("net_af_packet", 0) == 0) pc.sync.max_frame_bytes = kAfPacketMaxFrameBytes;
   return pc;
 }
 

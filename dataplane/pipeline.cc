@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <cstring>
 
 #include "dataplane/comparator/software_comparator.h"
 
@@ -25,6 +26,13 @@ std::span<const uint8_t> Bytes(const rte_mbuf* m) {
 
 // Multi-segment packets are made contiguous; false when that is impossible.
 bool Contiguous(rte_mbuf* m) { return m->nb_segs == 1 || rte_pktmbuf_linearize(m) == 0; }
+
+// A twinstep priority frame (EtherType and frame type only: the receiver parses it).
+bool IsPriorityFrame(std::span<const uint8_t> f) {
+  constexpr size_t kTypeOffset = wire::kEthHeaderBytes + 5;
+  return f.size() > kTypeOffset && f[12] == (wire::kEtherType >> 8) && f[13] == (wire::kEtherType & 0xff) &&
+         f[kTypeOffset] == static_cast<uint8_t>(wire::FrameType::kPriority);
+}
 
 }  // namespace
 
@@ -60,11 +68,10 @@ Pipeline::Pipeline(const PipelineConfig& config, EthPort* client, EthPort* sync,
     sync_tx_ = std::make_unique<SyncPortTx>(sync_, MbufPool());
   }
   link_ = std::make_unique<SyncLink>(sc, sync_tx_ ? static_cast<FrameTx*>(sync_tx_.get()) : &g_null_tx, this);
-  if (comparator) {
-    comparator_ = comparator(config.comparator, this);
-  } else {
-    comparator_ = std::make_unique<compare::SoftwareComparator>(config.comparator, this);
-  }
+  make_comparator_ = comparator ? comparator : [](const compare::ComparatorConfig& c, compare::VerdictSink* sink) {
+    return std::unique_ptr<compare::Comparator>(std::make_unique<compare::SoftwareComparator>(c, sink));
+  };
+  comparator_ = make_comparator_(config.comparator, this);
   for (uint32_t i = static_cast<uint32_t>(held_.size()); i > 0; --i) held_free_.push_back(i - 1);
   pending_digests_.clear();
   pending_digests_.reserve(config.burst);
@@ -82,12 +89,42 @@ void Pipeline::SetRole(Role role, uint64_t now_ns) {
   if (role == role_) return;
   if (role_ == Role::kPrimary && role == Role::kSolo) comparator_->ReleaseAll(now_ns);  // secondary lost
   if (role_ == Role::kSecondary && role == Role::kSolo) tcp_.set_translate_outputs(true);  // failover
+  // Input numbers go on from the last mirrored input: the backend skips
+  // numbers it has already seen.
+  if (role_ == Role::kSecondary && expect_known_) next_input_seq_ = std::max(next_input_seq_, expect_input_seq_);
+  if (role == Role::kSecondary) expect_known_ = false;
   role_ = role;
 }
 
-void Pipeline::CheckpointDone(uint64_t now_ns) {
-  if (role_ == Role::kPrimary) comparator_->ReleaseAll(now_ns);
-  if (role_ == Role::kSecondary) tcp_.Clear();
+void Pipeline::CheckpointDone(uint64_t epoch, uint64_t now_ns) {
+  if (role_ == Role::kPrimary) {
+    // Both replicas number each flow's outputs from 0 again: the secondary
+    // clears its digester, the primary takes a fresh comparator (whose
+    // digester ReleaseAll keeps, docs/comparator.md).
+    comparator_->ReleaseAll(now_ns);
+    comparator_ = make_comparator_(config_.comparator, this);
+  }
+  if (role_ == Role::kSecondary) {
+    link_->Flush(now_ns);  // frames carry the epoch they were opened in
+    pending_digests_.clear();
+    pending_head_ = 0;
+    digester_.Clear();
+    tcp_.Clear();
+  }
+  link_->set_epoch(epoch);
+}
+
+bool Pipeline::SendClientFrame(std::span<const uint8_t> frame) {
+  rte_mbuf* m = rte_pktmbuf_alloc(MbufPool());
+  char* dst = m ? rte_pktmbuf_append(m, static_cast<uint16_t>(frame.size())) : nullptr;
+  if (!dst || frame.size() > UINT16_MAX) {
+    if (m) rte_pktmbuf_free(m);
+    ++stats_.mbuf_alloc_failures;
+    return false;
+  }
+  std::memcpy(dst, frame.data(), frame.size());
+  QueueClientTx(m);
+  return true;
 }
 
 void Pipeline::QueueClientTx(rte_mbuf* m) {
@@ -101,6 +138,10 @@ void Pipeline::QueueClientTx(rte_mbuf* m) {
 }
 
 size_t Pipeline::FlushClientTx() {
+  if (!gate_open_) {
+    ++stats_.gate_closed_polls;
+    return 0;
+  }
   size_t sent_total = 0;
   while (tx_count_ > 0) {
     const size_t contiguous = std::min(tx_count_, tx_ring_.size() - tx_head_);
@@ -142,8 +183,9 @@ void Pipeline::OnVerdict(const compare::Verdict& v) {
 
 void Pipeline::DeliverToGuest(const wire::MirroredInput& in, uint64_t now_ns) {
   (void)now_ns;
-  if (in.input_seq != expect_input_seq_) ++stats_.input_seq_gaps;
+  if (expect_known_ && in.input_seq != expect_input_seq_) ++stats_.input_seq_gaps;
   expect_input_seq_ = in.input_seq + 1;
+  expect_known_ = true;
   rte_mbuf* m = rte_pktmbuf_alloc(MbufPool());
   char* dst = m ? rte_pktmbuf_append(m, static_cast<uint16_t>(in.packet.size())) : nullptr;
   if (!dst) {
@@ -153,6 +195,7 @@ void Pipeline::DeliverToGuest(const wire::MirroredInput& in, uint64_t now_ns) {
     return;
   }
   std::memcpy(dst, in.packet.data(), in.packet.size());
+  SetInputSeq(m, in.input_seq);
   tcp_.OnClientInput({rte_pktmbuf_mtod(m, uint8_t*), in.packet.size()});
   if (observer_) observer_->OnInput(in.input_seq, m);
   // Deliver() was given no more records than the guest queue had room for.
@@ -169,7 +212,13 @@ void Pipeline::OnRecord(const wire::Record& r, uint64_t epoch, uint64_t now_ns) 
   switch (r.type) {
     case wire::RecordType::kOutputDigest:
       ++stats_.records_received;
-      if (role_ == Role::kPrimary) comparator_->SubmitRecord(r.digest, now_ns);
+      if (role_ != Role::kPrimary) return;
+      // A digest of another epoch belongs to a state one of us has left.
+      if (epoch != link_->epoch()) {
+        ++stats_.stale_records;
+        return;
+      }
+      comparator_->SubmitRecord(r.digest, now_ns);
       return;
     case wire::RecordType::kMirroredInput:
       // A secondary, or a secondary that just failed over, takes every input the primary mirrored.
@@ -182,7 +231,7 @@ void Pipeline::OnRecord(const wire::Record& r, uint64_t epoch, uint64_t now_ns) 
 }
 
 void Pipeline::OnPeerRestart(uint64_t now_ns) {
-  expect_input_seq_ = 0;  // a new primary numbers its inputs from 0
+  expect_known_ = false;  // a new primary numbers its inputs from where it is
   if (events_) events_->OnPeerRestart(now_ns);
 }
 
@@ -226,9 +275,9 @@ size_t Pipeline::PollClient(uint64_t now_ns) {
         continue;
       }
       if (observer_) observer_->OnInput(next_input_seq_, m);
-      ++next_input_seq_;
       ++stats_.inputs_stamped;
     }
+    SetInputSeq(m, next_input_seq_++);
     pkts[keep++] = m;
   }
   const size_t pushed = guest_->PushToGuest(pkts, keep);  // room was checked
@@ -308,7 +357,13 @@ size_t Pipeline::PollSync(uint64_t now_ns) {
     rte_mbuf* pkts[64];
     const uint16_t n = sync_->RxBurst(pkts, 64);
     for (uint16_t i = 0; i < n; ++i) {
-      if (Contiguous(pkts[i])) link_->OnFrame(Bytes(pkts[i]), now_ns);
+      if (!Contiguous(pkts[i])) continue;
+      const auto frame = Bytes(pkts[i]);
+      if (priority_tap_ && IsPriorityFrame(frame)) {
+        priority_tap_->OnPriorityFrame(frame);
+      } else {
+        link_->OnFrame(frame, now_ns);
+      }
     }
     if (n) rte_pktmbuf_free_bulk(pkts, n);
     work += n;
@@ -339,7 +394,6 @@ size_t Pipeline::PollOnce(uint64_t now_ns) {
   while (commands_.pop(c)) {
     if (c.kind == Command::kRole) SetRole(c.role, now_ns);
     if (c.kind == Command::kEpoch) SetEpoch(c.epoch);
-    if (c.kind == Command::kCheckpointDone) CheckpointDone(now_ns);
   }
   now_ns_ = now_ns;
   size_t work = PollSync(now_ns);

@@ -65,6 +65,15 @@ class ReplicationEvents {
   }
 };
 
+// Takes the sync port's priority frames (heartbeats, fences) before the sync
+// link sees them: in a node they belong to the supervisor (firmware/), which
+// speaks on the same port. Called on the poll thread with the whole frame.
+class PriorityFrameTap {
+ public:
+  virtual ~PriorityFrameTap() = default;
+  virtual void OnPriorityFrame(std::span<const uint8_t> frame) = 0;
+};
+
 // Optional tracing hooks (tests, `twinstep status`); called on the poll thread.
 class PipelineObserver {
  public:
@@ -116,6 +125,8 @@ struct PipelineStats {
   uint64_t overflow_drops = 0;        // outputs the comparator could not hold
   uint64_t secondary_client_rx_dropped = 0;
   uint64_t mbuf_alloc_failures = 0;
+  uint64_t stale_records = 0;         // primary: digest records of another epoch (dropped)
+  uint64_t gate_closed_polls = 0;     // polls that kept released outputs back: the release gate was closed
   uint64_t guest_backpressure = 0;    // polls that left client or sync input waiting for guest room
   uint64_t idle_sleeps = 0;
 };
@@ -135,8 +146,17 @@ class Pipeline final : public compare::VerdictSink, public RecordSink {
   // --- control: on the poll thread, or from one other thread through Post*. ---
   void SetRole(Role role, uint64_t now_ns);
   void SetEpoch(uint64_t epoch) { link_->set_epoch(epoch); }
-  // After a checkpoint: held outputs are released, the secondary's TCP offsets reset.
-  void CheckpointDone(uint64_t now_ns);
+  // After a checkpoint, both replicas start epoch `epoch` from one state and
+  // number each flow's outputs from 0 again: the primary releases what it
+  // held and takes a fresh comparator; the secondary sends what it has in the
+  // old epoch, drops digests the window could not take, and clears its
+  // digester and TCP offsets. The guest is paused.
+  void CheckpointDone(uint64_t epoch, uint64_t now_ns);
+  // The release gate (the supervisor's): while closed, released outputs wait.
+  void SetReleaseGate(bool open) { gate_open_ = open; }
+  // Sends one frame of our own on the client port (a gratuitous ARP).
+  bool SendClientFrame(std::span<const uint8_t> frame);
+  void set_priority_tap(PriorityFrameTap* tap) { priority_tap_ = tap; }
   // Runs the compare timeouts now (PollOnce also does, every advance_interval_ns).
   void AdvanceComparator(uint64_t now_ns) {
     now_ns_ = now_ns;
@@ -144,7 +164,6 @@ class Pipeline final : public compare::VerdictSink, public RecordSink {
   }
   void PostRole(Role role) { commands_.push(Command{Command::kRole, role, 0}); }
   void PostEpoch(uint64_t epoch) { commands_.push(Command{Command::kEpoch, Role::kSolo, epoch}); }
-  void PostCheckpointDone() { commands_.push(Command{Command::kCheckpointDone, Role::kSolo, 0}); }
 
   Role role() const { return role_; }
   SyncLink& sync_link() { return *link_; }
@@ -153,6 +172,8 @@ class Pipeline final : public compare::VerdictSink, public RecordSink {
   TcpTranslator& tcp() { return tcp_; }
   const PipelineStats& stats() const { return stats_; }
   void set_observer(PipelineObserver* o) { observer_ = o; }
+  // The replication controller, when it is made after the pipeline (before Run).
+  void set_events(ReplicationEvents* events) { events_ = events; }
   // Flushes the sync link and the client TX queue (tests, shutdown).
   void Flush(uint64_t now_ns);
 
@@ -164,7 +185,7 @@ class Pipeline final : public compare::VerdictSink, public RecordSink {
 
  private:
   struct Command {
-    enum Kind : uint8_t { kRole, kEpoch, kCheckpointDone } kind;
+    enum Kind : uint8_t { kRole, kEpoch } kind;
     Role role;
     uint64_t epoch;
   };
@@ -185,8 +206,11 @@ class Pipeline final : public compare::VerdictSink, public RecordSink {
   GuestPort* guest_;
   ReplicationEvents* events_;
   PipelineObserver* observer_ = nullptr;
+  PriorityFrameTap* priority_tap_ = nullptr;
+  bool gate_open_ = true;
   std::unique_ptr<SyncPortTx> sync_tx_;
   std::unique_ptr<SyncLink> link_;
+  compare::ComparatorFactory make_comparator_;
   std::unique_ptr<compare::Comparator> comparator_;
   std::vector<digest::Digester::Slot> digester_slots_;
   digest::Digester digester_;  // the secondary's
@@ -195,6 +219,7 @@ class Pipeline final : public compare::VerdictSink, public RecordSink {
 
   uint64_t next_input_seq_ = 0;      // primary: the next stamp
   uint64_t expect_input_seq_ = 0;    // secondary: the next mirrored input
+  bool expect_known_ = false;        // secondary: expect_input_seq_ is set by a first input
   uint64_t now_ns_ = 0;              // this poll's time
   uint64_t last_advance_ns_ = 0;
   uint64_t last_heartbeat_ns_ = 0;

@@ -23,8 +23,11 @@ struct PortConfig {
 struct NodeConfig {
   struct Node {
     std::string name = "node-a";
+    int64_t id = 1;
     std::string role = "auto";
     std::vector<int64_t> housekeeping_cpus;
+    std::string events;
+    std::string control_socket;
   } node;
   struct Dataplane {
     std::string eal_mode = "simulation";
@@ -46,6 +49,8 @@ struct NodeConfig {
     std::string initrd;
     std::string cmdline = "console=ttyS0";
     std::string test_guest;
+    std::string ip = "10.77.0.10";
+    std::string mac = "52:54:00:77:00:10";
     std::string disk;
     bool disk_readonly = false;
     bool hugepages = false;
@@ -59,11 +64,12 @@ struct NodeConfig {
     int64_t compare_timeout_us = 2000;
     int64_t heartbeat_interval_ms = 10;
     int64_t heartbeat_miss_k = 3;
+    int64_t join_probe_ms = 1000;
   } replication;
   struct Witness {
     std::vector<std::string> endpoints{"http://127.0.0.1:2379"};
     int64_t lease_ttl_s = 2;
-    std::string owner_key = "/twinstep/pair/owner";
+    std::string pair = "pair0";
   } witness;
 };
 

@@ -3,6 +3,7 @@
 #include "cli/config/node_config_options.h"
 
 #include <cctype>
+#include <cstdio>
 #include <sstream>
 
 #include <toml++/toml.h>
@@ -39,8 +40,23 @@ const char* CheckEndpoint(const std::string& v) {
   return nullptr;
 }
 
-const char* CheckOwnerKey(const std::string& v) {
-  if (v.empty() || v[0] != '/') return "must start with '/'";
+const char* CheckIpv4(const std::string& v) {
+  unsigned a, b, c, d;
+  char tail;
+  if (std::sscanf(v.c_str(), "%u.%u.%u.%u%c", &a, &b, &c, &d, &tail) != 4 || a > 255 || b > 255 || c > 255 ||
+      d > 255) {
+    return "must be a dotted IPv4 address (A.B.C.D)";
+  }
+  return nullptr;
+}
+
+const char* CheckMac(const std::string& v) {
+  unsigned x[6];
+  char tail;
+  if (std::sscanf(v.c_str(), "%x:%x:%x:%x:%x:%x%c", &x[0], &x[1], &x[2], &x[3], &x[4], &x[5], &tail) != 6 ||
+      v.size() != 17) {
+    return "must be a MAC address (xx:xx:xx:xx:xx:xx)";
+  }
   return nullptr;
 }
 
@@ -53,10 +69,16 @@ const char* CheckDevice(const std::string& v) {
 const OptionSpec kOptions[] = {
     {"node", "name", "Name of this node, unique within the pair; used in logs, the witness and file names",
      TS_FIELD(node.name), 0, 0, nullptr, CheckName},
-    {"node", "role", "Role to take at start: auto (the witness decides), primary or secondary",
+    {"node", "id", "Number of this node within the pair (1 or 2): the witness owner and heartbeat sender id",
+     TS_FIELD(node.id), 1, 2},
+    {"node", "role", "auto: join the peer if it answers on the sync link, else cold-start through the witness; primary: cold-start only; secondary: join only",
      TS_FIELD(node.role), 0, 0, "auto|primary|secondary"},
     {"node", "housekeeping_cpus", "Host CPUs left to the OS, interrupts and twinstep's control threads (informational)",
      TS_FIELD(node.housekeeping_cpus), 0, kMaxCpu},
+    {"node", "events", "JSON-lines event log (roles, joins, checkpoints, divergences); empty = none",
+     TS_FIELD(node.events)},
+    {"node", "control_socket", "Unix socket for `status`, `checkpoint` and fault injection; empty = none",
+     TS_FIELD(node.control_socket)},
 
     {"dataplane", "eal_mode", "deployed: hugepages, PCI NICs, pinned lcores; simulation: --no-huge --no-pci with virtual devices",
      TS_FIELD(dataplane.eal_mode), 0, 0, "deployed|simulation"},
@@ -83,8 +105,8 @@ const OptionSpec kOptions[] = {
     {"dataplane.sync", "args", "PMD device arguments of the sync port (key=value,...)",
      TS_FIELD(dataplane.sync.args)},
 
-    {"guest", "kind", "test: the project's freestanding test guest; linux: a bzImage + initrd",
-     TS_FIELD(guest.kind), 0, 0, "test|linux"},
+    {"guest", "kind", "test: the project's freestanding test guest; linux: a bzImage + initrd (both on KVM); soft: the soft guest, no VM (machines without KVM)",
+     TS_FIELD(guest.kind), 0, 0, "test|linux|soft"},
     {"guest", "memory_mib", "Guest memory, in MiB", TS_FIELD(guest.memory_mib), 16, 1048576},
     {"guest", "vcpus", "Number of guest vCPUs", TS_FIELD(guest.vcpus), 1, 256},
     {"guest", "kernel", "Linux bzImage (kind = linux)", TS_FIELD(guest.kernel)},
@@ -92,6 +114,10 @@ const OptionSpec kOptions[] = {
     {"guest", "cmdline", "Linux kernel command line (kind = linux)", TS_FIELD(guest.cmdline)},
     {"guest", "test_guest", "Test guest image (kind = test); empty = the one built with twinstep",
      TS_FIELD(guest.test_guest)},
+    {"guest", "ip", "The guest's IPv4 address (the test guest's ip=; announced by gratuitous ARP at failover)",
+     TS_FIELD(guest.ip), 0, 0, nullptr, CheckIpv4},
+    {"guest", "mac", "The guest's MAC address, the same on both nodes (one guest)",
+     TS_FIELD(guest.mac), 0, 0, nullptr, CheckMac},
     {"guest", "disk", "Raw disk image for virtio-blk; empty = no disk", TS_FIELD(guest.disk)},
     {"guest", "disk_readonly", "Attach the disk read-only", TS_FIELD(guest.disk_readonly)},
     {"guest", "hugepages", "Back guest memory with hugepages", TS_FIELD(guest.hugepages)},
@@ -112,12 +138,14 @@ const OptionSpec kOptions[] = {
      TS_FIELD(replication.heartbeat_interval_ms), 1, 10000},
     {"replication", "heartbeat_miss_k", "A peer silent for this many heartbeat intervals is suspected (K)",
      TS_FIELD(replication.heartbeat_miss_k), 2, 1000},
+    {"replication", "join_probe_ms", "At start, how long to look for a running peer to join before a cold start, in ms",
+     TS_FIELD(replication.join_probe_ms), 10, 600000},
 
     {"witness", "endpoints", "etcd v3 endpoints (HTTP/JSON gateway) of the witness",
      TS_FIELD(witness.endpoints), 0, 0, nullptr, CheckEndpoint},
     {"witness", "lease_ttl_s", "TTL of the witness lease, in seconds", TS_FIELD(witness.lease_ttl_s), 1, 3600},
-    {"witness", "owner_key", "etcd key holding the pair's owner (compare-and-swap, fenced by epoch)",
-     TS_FIELD(witness.owner_key), 0, 0, nullptr, CheckOwnerKey},
+    {"witness", "pair", "Name of the pair at the witness: its owner and epoch keys live under /twinstep/<pair>/",
+     TS_FIELD(witness.pair), 0, 0, nullptr, CheckName},
 };
 
 #undef TS_FIELD

@@ -69,7 +69,7 @@ NodeConfig Deployed() {
   c.replication.heartbeat_miss_k = 4;
   c.witness.endpoints = {"http://10.0.0.1:2379", "https://etcd:2379"};
   c.witness.lease_ttl_s = 5;
-  c.witness.owner_key = "/pairs/db/owner";
+  c.witness.pair = "db";
   return c;
 }
 

@@ -29,15 +29,24 @@ bool KnownCheckpointSection(uint32_t id, uint32_t vcpus) {
 
 }  // namespace
 
-Result<std::vector<uint8_t>> EncodeCheckpoint(Machine& m, std::span<const uint64_t> gfns, std::span<const uint8_t> extra) {
+Status EncodeCheckpointInto(Machine& m, std::span<const uint64_t> gfns, std::span<const uint8_t> extra,
+                            std::vector<uint8_t>* out, bool complete) {
   if (extra.size() > kMaxExtraBytes) {
     return Fail(Errc::kArgument, "extra blob of " + std::to_string(extra.size()) + " bytes (at most " +
                                      std::to_string(kMaxExtraBytes) + ")");
   }
-  auto img = MachineImage::Capture(m, gfns, 0);
+  auto img = MachineImage::Capture(m, gfns, complete ? kPagesComplete : 0);
   if (!img) return MakeUnexpected(img.error());
   img->AddSection(kSecExtra, extra);
-  return BuildSnapshotImage(img->Sections());
+  BuildSnapshotImage(img->Sections(), out);
+  return {};
+}
+
+Result<std::vector<uint8_t>> EncodeCheckpoint(Machine& m, std::span<const uint64_t> gfns, std::span<const uint8_t> extra,
+                                              bool complete) {
+  std::vector<uint8_t> out;
+  if (auto s = EncodeCheckpointInto(m, gfns, extra, &out, complete); !s) return MakeUnexpected(s.error());
+  return out;
 }
 
 Status ApplyCheckpoint(Machine& m, std::span<const uint8_t> image, std::vector<uint8_t>* extra_out) {
@@ -62,11 +71,18 @@ Status ApplyCheckpoint(Machine& m, std::span<const uint8_t> image, std::vector<u
   return {};
 }
 
-Result<std::vector<uint8_t>> EncodePages(const GuestMemory& mem, std::span<const uint64_t> gfns, bool complete) {
+Status EncodePagesInto(const GuestMemory& mem, std::span<const uint64_t> gfns, bool complete, std::vector<uint8_t>* out) {
   auto pages = PageSectionWriter::Build(mem, gfns, complete ? kPagesComplete : 0);
   if (!pages) return MakeUnexpected(pages.error());
   const SectionData s = pages->Section();
-  return BuildSnapshotImage({&s, 1});
+  BuildSnapshotImage({&s, 1}, out);
+  return {};
+}
+
+Result<std::vector<uint8_t>> EncodePages(const GuestMemory& mem, std::span<const uint64_t> gfns, bool complete) {
+  std::vector<uint8_t> out;
+  if (auto s = EncodePagesInto(mem, gfns, complete, &out); !s) return MakeUnexpected(s.error());
+  return out;
 }
 
 Status ApplyPages(GuestMemory& mem, std::span<const uint8_t> image) {
@@ -88,11 +104,27 @@ Status ApplyPages(GuestMemory& mem, std::span<const uint8_t> image) {
 }
 
 uint64_t MemoryDigest(const GuestMemory& mem) {
-  uint64_t crc = 0;
+  // One CRC call per run of adjacent non-zero pages, not per page: the CLMUL
+  // path's setup and final reduction would otherwise cost a third of the time.
+  uint64_t crc = 0, first = 0, count = 0;
+  const uint8_t* run = nullptr;
+  auto flush = [&] {
+    if (count == 0) return;
+    const uint64_t head[2] = {first, count};
+    crc = Crc64Update(crc, {reinterpret_cast<const uint8_t*>(head), sizeof head});  // two integers' bytes
+    crc = Crc64Update(crc, {run, count * kPageSize});
+  };
   ForEachNonZeroPage(mem, [&](uint64_t gfn, const uint8_t* page) {
-    crc = Crc64Update(crc, {reinterpret_cast<const uint8_t*>(&gfn), sizeof gfn});  // an integer's bytes
-    crc = Crc64Update(crc, {page, kPageSize});
+    if (count != 0 && gfn == first + count && page == run + count * kPageSize) {
+      ++count;
+      return;
+    }
+    flush();
+    first = gfn;
+    run = page;
+    count = 1;
   });
+  flush();
   return crc;
 }
 

@@ -23,8 +23,15 @@ inline constexpr uint64_t kMaxExtraBytes = 1ull << 20;
 // A checkpoint image of m, which must be paused (Machine::Pause): the pages
 // gfns (4 KiB frames, any order, duplicates merged), every vCPU, the VM
 // devices and the device state, and `extra` carried as is. A frame outside RAM
-// is an error naming it.
-Result<std::vector<uint8_t>> EncodeCheckpoint(Machine& m, std::span<const uint64_t> gfns, std::span<const uint8_t> extra);
+// is an error naming it. complete: gfns are all non-zero pages
+// (NonZeroPages) and the receiver zeroes every other page, for a full
+// resynchronisation of a receiver whose memory is stale.
+Result<std::vector<uint8_t>> EncodeCheckpoint(Machine& m, std::span<const uint64_t> gfns, std::span<const uint8_t> extra,
+                                              bool complete = false);
+// The same into *out, reusing its memory: a fresh buffer for a large image
+// costs a page fault per 4 KiB, more than the copy (docs/BENCHMARKS.md).
+Status EncodeCheckpointInto(Machine& m, std::span<const uint64_t> gfns, std::span<const uint8_t> extra,
+                            std::vector<uint8_t>* out, bool complete = false);
 
 // Applies a checkpoint image to m, which must not be running (fresh, or
 // paused). Everything is checked before anything changes: container (magic,
@@ -38,17 +45,21 @@ Status ApplyCheckpoint(Machine& m, std::span<const uint8_t> image, std::vector<u
 
 // Memory only, for pre-copy rounds while the source guest runs: a page read
 // while the guest writes it is torn in the image but consistent with its CRC,
-// and the guest's write leaves it dirty for the next round. complete: frames
+// and the guest's write leaves it dirty for the next round, provided each
+// round calls CollectDirty before it encodes (the first round included, to
+// set the baseline before NonZeroPages). complete: frames
 // not listed are zero (the first round: every page NonZeroPages lists, see
 // host/snapshot/page_section.h; later rounds: the frames CollectDirty returns).
 Result<std::vector<uint8_t>> EncodePages(const GuestMemory& mem, std::span<const uint64_t> gfns, bool complete = false);
+Status EncodePagesInto(const GuestMemory& mem, std::span<const uint64_t> gfns, bool complete, std::vector<uint8_t>* out);
 // Writes a page image into mem (not reported by CollectDirty, see above); the
 // VM must not be running. Checked like ApplyCheckpoint first.
 Status ApplyPages(GuestMemory& mem, std::span<const uint8_t> image);
 
-// A digest of all RAM: CRC-64/XZ over (frame number, page) of every non-zero
-// page in frame order, so that two memories are equal exactly when their
-// digests are (up to CRC collisions), whatever their holes.
+// A digest of all RAM: CRC-64/XZ over every run of adjacent non-zero pages in
+// frame order, each as (first frame, page count, pages), so that two memories
+// are equal exactly when their digests are (up to CRC collisions), whatever
+// their holes. 0 for all-zero RAM.
 uint64_t MemoryDigest(const GuestMemory& mem);
 
 }  // namespace twinstep::host

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <memory>
@@ -91,22 +92,33 @@ Status WriteSnapshotFile(const std::string& path, std::span<const SectionData> s
 }
 
 std::vector<uint8_t> BuildSnapshotImage(std::span<const SectionData> sections) {
+  std::vector<uint8_t> out;
+  BuildSnapshotImage(sections, &out);
+  return out;
+}
+
+void BuildSnapshotImage(std::span<const SectionData> sections, std::vector<uint8_t>* image) {
   std::vector<SectionEntry> table = LayOut(sections);
   const uint64_t total = table.empty() ? sizeof(SnapshotHeader) : table.back().offset + table.back().size;
-  std::vector<uint8_t> out(total);
+  std::vector<uint8_t>& out = *image;
+  out.resize(total);  // every byte is written below
+  // Copy and CRC in pieces small enough that the CRC reads what the copy has
+  // just left in the cache.
+  constexpr size_t kPieceBytes = 128 << 10;
   for (size_t i = 0; i < sections.size(); ++i) {
     uint8_t* dst = out.data() + table[i].offset;
     for (auto p : sections[i].parts) {
-      if (p.empty()) continue;  // an empty span may have no address
-      std::memcpy(dst, p.data(), p.size());
-      dst += p.size();
+      for (size_t at = 0; at < p.size(); at += kPieceBytes) {
+        const size_t n = std::min(kPieceBytes, p.size() - at);
+        std::memcpy(dst, p.data() + at, n);
+        table[i].crc64 = Crc64Update(table[i].crc64, {dst, n});
+        dst += n;
+      }
     }
-    table[i].crc64 = Crc64(std::span<const uint8_t>(out).subspan(table[i].offset, table[i].size));
   }
   const SnapshotHeader h = Seal(table);
   std::memcpy(out.data(), &h, sizeof h);
   if (!table.empty()) std::memcpy(out.data() + sizeof h, table.data(), table.size() * sizeof(SectionEntry));
-  return out;
 }
 
 Result<SnapshotIndex> SnapshotIndex::Parse(std::span<const uint8_t> f) {

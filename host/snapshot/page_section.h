@@ -60,9 +60,9 @@ struct PageSectionView {
 
 // Checks a PAGE section against the memory it is for; errors name the frame.
 Result<PageSectionView> ParsePageSection(std::span<const uint8_t> section, const GuestMemory& mem);
-// Writes the pages (a complete section zeroes all other frames first). Plain
-// stores into the mapping: neither KVM's dirty log nor the VMM's dirty bitmap
-// sees them, so they are never reported by CollectDirty.
+// Writes the pages; a complete section first zeroes, in place, every other
+// non-zero frame. Plain stores into the mapping: neither KVM's dirty log nor
+// the VMM's dirty bitmap sees them, so they are never reported by CollectDirty.
 void WritePages(GuestMemory& mem, const PageSectionView& v);
 
 }  // namespace twinstep::host

@@ -1,0 +1,174 @@
+// The replication controller (docs/replication.md): one per node, between the
+// VMM, the dataplane and the supervisor. It starts the node (join a running
+// peer by live state transfer, or cold-start through the witness), runs
+// lockstep checkpoints (on divergence, on a period, on a dirty-page bound),
+// and follows the supervisor's roles: failover to solo, fencing.
+//
+// Two threads: the control thread runs Run() (it pauses the guest, encodes
+// and applies state: slow, blocking work); the dataplane's poll thread calls
+// the ReplicationEvents hooks, which only queue. Between them, two lock-free
+// SPSC queues: messages up (peer records, finished transfers, divergences),
+// tasks down (sends, role and epoch changes the pipeline must see in order).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <boost/lockfree/spsc_queue.hpp>
+
+#include "dataplane/core/checkpoint_transfer.h"
+#include "dataplane/guest_backend.h"
+#include "dataplane/pipeline.h"
+#include "firmware/sim/sim_node.h"
+#include "host/replication/guest.h"
+#include "host/replication/dirty_set.h"
+#include "host/replication/event_log.h"
+
+namespace twinstep::replication {
+
+enum class StartMode : uint8_t {
+  kAuto,       // join the peer if it answers within the probe time, else cold-start
+  kColdStart,  // never join: ask the witness for a cold start
+  kJoinOnly,   // wait for a peer to join, however long
+};
+
+struct ControllerConfig {
+  std::string name = "node";
+  uint32_t node_id = 1;
+  StartMode start = StartMode::kAuto;
+  uint64_t join_probe_ns = 1'000'000'000;
+  uint64_t checkpoint_period_ns = 100'000'000;  // 0: no periodic checkpoints
+  uint64_t dirty_page_bound = 16384;            // 0: no bound
+  uint32_t precopy_max_rounds = 8;              // join: dirty rounds before the stop-and-copy
+  uint64_t precopy_stop_pages = 256;            // join: stop-and-copy once a round is this small
+  uint8_t guest_mac[6] = {0x52, 0x54, 0x00, 0x77, 0x00, 0x10};
+  uint32_t guest_ip = 0x0A4D000A;               // 10.77.0.10
+};
+
+// Why Run() ended.
+enum class StopReason : uint8_t { kRequested, kFenced, kFatal };
+
+class Controller final : public dataplane::ReplicationEvents {
+ public:
+  Controller(const ControllerConfig& config, ReplicatedGuest& guest, dataplane::Pipeline& pipeline,
+             dataplane::GuestNetBackend& backend, firmware::sim::SimNode& firmware, EventLog& log);
+  ~Controller() override;
+
+  // The control thread. Returns when `stop` is set (kRequested), when the
+  // supervisor fences or stops this node (kFenced), or on an error that
+  // leaves no safe way on (kFatal, *error says what).
+  StopReason Run(const std::atomic<bool>& stop, std::string* error);
+  // A control-socket request line; returns one JSON reply line. Any thread.
+  std::string HandleRequest(const std::string& request);
+
+  // --- ReplicationEvents: the poll thread ---
+  void OnDivergence(const dataplane::DivergenceEvent& event) override;
+  void OnPeerRecord(const wire::Record& record, uint64_t epoch, uint64_t now_ns) override;
+  void OnPeerRestart(uint64_t now_ns) override;
+  size_t OnPoll(dataplane::SyncLink& link, uint64_t now_ns) override;
+
+ private:
+  // Poll thread -> control thread.
+  struct Message {
+    enum Kind : uint8_t { kControl, kBulk, kBulkFailed, kDivergence, kPeerRestart } kind = kControl;
+    wire::Control control;
+    wire::CheckpointKind bulk_kind = wire::CheckpointKind::kPeriodic;
+    std::vector<uint8_t> data;
+    dataplane::DivergenceEvent divergence;
+    std::string error;
+  };
+  // Control thread -> poll thread: runs there, in order, with the poll's time.
+  using Task = std::function<void(uint64_t now_ns)>;
+  // One item of the poll thread's ordered send queue.
+  struct Outgoing {
+    wire::Control control;
+    std::shared_ptr<const std::vector<uint8_t>> bulk;  // null: a control record
+    wire::CheckpointKind bulk_kind = wire::CheckpointKind::kPeriodic;
+    std::unique_ptr<dataplane::CheckpointSender> sender;
+  };
+
+  // --- control thread ---
+  void Post(Task task);
+  void PostAndWait(Task task);
+  void Send(wire::ControlOp op, uint64_t arg0 = 0, uint64_t arg1 = 0);
+  // Queues a bulk transfer; WaitBulkSent waits until its last record is on
+  // the link (false: given up, and the queue is dropped).
+  void QueueBulk(wire::CheckpointKind kind, std::vector<uint8_t> data);
+  bool WaitBulkSent(const std::function<bool()>& still, uint64_t deadline_ns = 0);
+  bool Stopping() const;
+  // Housekeeping between steps: the supervisor's roles, messages, the dirty log.
+  void Housekeep();
+  // Waits for a message the predicate accepts; nullopt when the roles
+  // changed under the step (`still` turned false), `stop` is set or the node
+  // failed. No timeout: a dead peer ends the wait through the supervisor's
+  // failover, a live one gets a progress line every few seconds.
+  std::optional<Message> WaitFor(const std::function<bool(const Message&)>& match, const std::function<bool()>& still,
+                                 const char* what, uint64_t deadline_ns = 0);
+  void FollowSupervisor();
+  void SetPipelineRole(dataplane::Role role);
+  void GatherDirty();
+  void PauseGuest();
+  bool ResumeGuest();
+  void WaitGuestOutputsDrained();
+
+  bool ColdStart();
+  bool Join();
+  // The secondary's side of a loaded image: its inputs, the pipeline's new
+  // epoch, a fresh dirty log.
+  bool AdoptState(std::span<const uint8_t> extra, uint64_t epoch);
+  void ServeJoin();
+  void Checkpoint(wire::CheckpointKind kind);
+  void FollowCheckpoint(const wire::Control& prepare);
+  void AnnounceGuest();
+  void Fatal(const std::string& what);
+
+  ControllerConfig config_;
+  ReplicatedGuest& guest_;
+  dataplane::Pipeline& pipeline_;
+  dataplane::GuestNetBackend& backend_;
+  firmware::sim::SimNode& firmware_;
+  EventLog& log_;
+
+  const std::atomic<bool>* stop_ = nullptr;
+  std::string fatal_;
+  std::deque<Message> messages_;  // received, not yet consumed
+  DirtySet dirty_;
+  dataplane::Role role_ = dataplane::Role::kSecondary;  // the pipeline's role, as last set
+  firmware::Role fw_role_ = firmware::Role::kJoining;
+  bool gate_open_ = true;
+  bool guest_running_ = false;
+  uint64_t epoch_ = 0;  // the lockstep epoch: advanced by every checkpoint
+  uint64_t last_checkpoint_ns_ = 0;
+  uint64_t last_gather_ns_ = 0;
+  uint64_t bulks_queued_ = 0;
+  uint64_t bulk_target_ = 0;
+  bool divergence_seen_ = false;
+  std::atomic<bool> checkpoint_requested_{false};
+
+  // Counters for `status` (control thread writes, any thread reads).
+  std::atomic<uint64_t> checkpoints_{0};
+  std::atomic<uint64_t> divergences_{0};
+  std::atomic<uint64_t> joins_served_{0};
+  std::atomic<int> status_role_{0};
+  std::atomic<uint64_t> status_epoch_{0};
+
+  // --- poll thread ---
+  std::deque<Outgoing> out_;
+  dataplane::CheckpointReceiver receiver_;
+  uint64_t bulk_id_ = 0;
+  std::atomic<uint64_t> bulks_sent_{0};
+  std::atomic<bool> divergence_queued_{false};
+
+  boost::lockfree::spsc_queue<Message*> inbox_{4096};
+  boost::lockfree::spsc_queue<Task*> tasks_{1024};
+};
+
+const char* StopReasonName(StopReason r);
+
+}  // namespace twinstep::replication

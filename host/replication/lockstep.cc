@@ -1,0 +1,336 @@
+// The replication protocol's steps (docs/replication.md): cold start, join
+// (both sides), checkpoint (both sides). Each runs on the control thread and
+// gives up cleanly when the supervisor changes the roles under it.
+#include <cstring>
+
+#include "firmware/regs.h"
+#include "host/replication/controller.h"
+#include "host/snapshot/page_section.h"
+#include "host/replication/state_image.h"
+
+namespace twinstep::replication {
+namespace {
+
+using dataplane::Role;
+using firmware::HostCommand;
+using wire::CheckpointKind;
+using wire::ControlOp;
+
+constexpr uint64_t kJoinStepTimeoutNs = 20'000'000'000;  // a joiner silent this long is gone
+
+uint64_t ElapsedUs(uint64_t since_ns) { return (dataplane::NowNs() - since_ns) / 1000; }
+
+const char* KindName(CheckpointKind k) {
+  switch (k) {
+    case CheckpointKind::kJoin: return "join";
+    case CheckpointKind::kPeriodic: return "period";
+    case CheckpointKind::kDivergence: return "divergence";
+    case CheckpointKind::kDirtyBound: return "dirty_bound";
+    case CheckpointKind::kJoinPages: return "join_pages";
+    case CheckpointKind::kDirtyList: return "dirty_list";
+  }
+  return "?";
+}
+
+bool IsCheckpointImage(CheckpointKind k) {
+  return k == CheckpointKind::kPeriodic || k == CheckpointKind::kDivergence || k == CheckpointKind::kDirtyBound;
+}
+
+std::vector<uint8_t> EncodeFrames(const std::vector<uint64_t>& gfns) {
+  std::vector<uint8_t> out(gfns.size() * sizeof(uint64_t));
+  if (!gfns.empty()) std::memcpy(out.data(), gfns.data(), out.size());
+  return out;
+}
+
+std::vector<uint64_t> DecodeFrames(const std::vector<uint8_t>& bytes) {
+  std::vector<uint64_t> out(bytes.size() / sizeof(uint64_t));
+  if (!out.empty()) std::memcpy(out.data(), bytes.data(), out.size() * sizeof(uint64_t));
+  return out;
+}
+
+}  // namespace
+
+bool Controller::ColdStart() {
+  log_.Say("no peer to join: asking the witness for a cold start");
+  firmware_.agent().Post(HostCommand::kStartAlone);
+  uint64_t next_note = dataplane::NowNs() + 2'000'000'000;
+  while (fw_role_ != firmware::Role::kSolo) {
+    Housekeep();
+    if (stop_->load() || !fatal_.empty()) return false;
+    if (StopsGuest(fw_role_)) {
+      Fatal("the witness refused a cold start: another node owns the pair (is the peer running with the sync link cut?)");
+      return false;
+    }
+    if (dataplane::NowNs() > next_note) {
+      log_.Say("waiting for the witness to grant a cold start");
+      next_note += 2'000'000'000;
+    }
+    timespec ts{0, 500'000};
+    nanosleep(&ts, nullptr);
+  }
+  if (auto s = guest_.Boot(); !s) {
+    Fatal("booting the guest: " + s.error().ToString());
+    return false;
+  }
+  SetPipelineRole(Role::kSolo);
+  if (!ResumeGuest()) return false;
+  log_.Emit("ready", {{"role", "solo"}});
+  return true;
+}
+
+bool Controller::Join() {
+  const bool forever = config_.start == StartMode::kJoinOnly;
+  const uint64_t t0 = dataplane::NowNs();
+  Send(ControlOp::kJoinRequest, config_.node_id);
+  auto joining = [&] { return fw_role_ == firmware::Role::kJoining; };
+  auto accept = WaitFor(
+      [](const Message& m) {
+        return m.kind == Message::kControl &&
+               (m.control.op == ControlOp::kJoinAccept || m.control.op == ControlOp::kJoinReject);
+      },
+      joining, "a running peer to join", forever ? 0 : t0 + config_.join_probe_ns);
+  if (!accept || accept->control.op == ControlOp::kJoinReject) {
+    if (accept) log_.Say("the peer is not running a guest we can join (it is " + std::string(firmware::RoleName(static_cast<firmware::Role>(accept->control.arg0))) + ")");
+    // Forget the request: a peer that comes later starts a fresh session.
+    PostAndWait([this](uint64_t) {
+      out_.clear();
+      pipeline_.sync_link().Reset();
+    });
+    if (forever && accept && fatal_.empty() && !stop_->load()) {
+      Fatal("the peer refused the join");
+    }
+    return false;
+  }
+  const uint64_t owner_epoch = accept->control.arg0;
+  const uint64_t epoch = accept->control.arg1;
+  log_.Emit("join_begin", {{"epoch", epoch}});
+  uint64_t bytes = 0, rounds = 0;
+  auto& mem = guest_.memory();
+  for (;;) {
+    auto m = WaitFor(
+        [](const Message& x) {
+          return x.kind == Message::kBulkFailed ||
+                 (x.kind == Message::kBulk &&
+                  (x.bulk_kind == CheckpointKind::kJoinPages || x.bulk_kind == CheckpointKind::kJoin));
+        },
+        joining, "the peer's state", dataplane::NowNs() + kJoinStepTimeoutNs);
+    if (!m) {
+      if (fatal_.empty() && !stop_->load()) Fatal("the join stopped halfway: no state from the peer for 20 s");
+      return false;
+    }
+    if (m->kind == Message::kBulkFailed) {
+      Fatal("the join's state transfer failed its checks: " + m->error);
+      return false;
+    }
+    bytes += m->data.size();
+    ++rounds;
+    if (m->bulk_kind == CheckpointKind::kJoinPages) {
+      if (auto s = host::ApplyPages(mem, m->data); !s) {
+        Fatal("join round " + std::to_string(rounds) + " from the peer: " + s.error().ToString());
+        return false;
+      }
+      continue;
+    }
+    std::vector<uint8_t> extra;
+    if (auto s = guest_.ApplyCheckpoint(m->data, &extra); !s) {
+      Fatal("the join's last state image from the peer: " + s.error().ToString());
+      return false;
+    }
+    if (!AdoptState(extra, epoch)) return false;
+    break;
+  }
+  Send(ControlOp::kCheckpointApplied, epoch, host::MemoryDigest(mem));
+  backend_.set_keep_log(true);
+  firmware_.agent().Post(HostCommand::kJoinComplete, owner_epoch);
+  if (!ResumeGuest()) return false;
+  log_.Emit("join_end", {{"ms", ElapsedUs(t0) / 1000.0}, {"bytes", bytes}, {"rounds", rounds}, {"epoch", epoch}});
+  log_.Emit("ready", {{"role", "secondary"}});
+  return true;
+}
+
+bool Controller::AdoptState(std::span<const uint8_t> extra, uint64_t epoch) {
+  backend_.TakeQueued();
+  if (auto r = backend_.LoadState(extra); !r) {
+    Fatal("the primary's input state: " + r.error());
+    return false;
+  }
+  PostAndWait([this, epoch](uint64_t now) { pipeline_.CheckpointDone(epoch, now); });
+  // What the apply wrote is the primary's state, not ours to report.
+  if (auto d = guest_.DirtyPages(); !d) {
+    Fatal("reading the guest's dirty log: " + d.error().ToString());
+    return false;
+  }
+  dirty_.Clear();
+  epoch_ = epoch;
+  return true;
+}
+
+void Controller::ServeJoin() {
+  const uint64_t t0 = dataplane::NowNs();
+  joins_served_.fetch_add(1);
+  const uint64_t owner_epoch =
+      firmware_.nic().Read(firmware::kRegEpochLo) | (uint64_t{firmware_.nic().Read(firmware::kRegEpochHi)} << 32);
+  const uint64_t epoch = epoch_ + 1;
+  log_.Emit("join_begin", {{"epoch", epoch}});
+  Send(ControlOp::kJoinAccept, owner_epoch, epoch);
+  auto solo = [&] { return fw_role_ == firmware::Role::kSolo; };
+  auto give_up = [&](const std::string& why) {
+    log_.Emit("error", {{"message", "join abandoned: " + why}});
+    if (role_ != Role::kSolo) SetPipelineRole(Role::kSolo);
+    if (!guest_running_) ResumeGuest();
+  };
+  auto& mem = guest_.memory();
+  uint64_t bytes = 0, pages = 0;
+  uint32_t rounds = 0;
+  // Pre-copy: every non-zero page, then what the running guest dirtied meanwhile.
+  GatherDirty();
+  dirty_.Clear();
+  std::vector<uint64_t> frames = host::NonZeroPages(mem);
+  for (bool first = true;; first = false) {
+    auto image = host::EncodePages(mem, frames, first);
+    if (!image) {
+      Fatal("encoding join round " + std::to_string(rounds) + ": " + image.error().ToString());
+      return;
+    }
+    bytes += image->size();
+    pages += frames.size();
+    ++rounds;
+    QueueBulk(CheckpointKind::kJoinPages, std::move(*image));
+    if (!WaitBulkSent(solo, dataplane::NowNs() + kJoinStepTimeoutNs)) return give_up("the joining node stopped taking state");
+    GatherDirty();
+    if (dirty_.count() <= config_.precopy_stop_pages || rounds > config_.precopy_max_rounds) break;
+    frames = dirty_.Members();
+    dirty_.Clear();
+  }
+  // Stop and copy: from here on every input is mirrored.
+  PauseGuest();
+  WaitGuestOutputsDrained();
+  SetPipelineRole(Role::kPrimary);
+  backend_.TakeQueued();
+  GatherDirty();
+  frames = dirty_.Members();
+  auto image = guest_.EncodeCheckpoint(frames, backend_.SaveState());
+  if (!image) {
+    Fatal("encoding the join's last image: " + image.error().ToString());
+    return;
+  }
+  const uint64_t digest = host::MemoryDigest(mem);
+  bytes += image->size();
+  pages += frames.size();
+  ++rounds;
+  dirty_.Clear();
+  QueueBulk(CheckpointKind::kJoin, std::move(*image));
+  auto applied = WaitFor(
+      [&](const Message& m) {
+        return m.kind == Message::kControl && m.control.op == ControlOp::kCheckpointApplied && m.control.arg0 == epoch;
+      },
+      solo, "the joining node to load the state", dataplane::NowNs() + kJoinStepTimeoutNs);
+  if (!applied) return give_up("the joining node did not confirm the state");
+  if (applied->control.arg1 != digest) {
+    Send(ControlOp::kJoinReject, 0, 0);
+    return give_up("the memory digests differ after the transfer (ours " + std::to_string(digest) + ", theirs " +
+                   std::to_string(applied->control.arg1) + ")");
+  }
+  epoch_ = epoch;
+  firmware_.agent().Post(HostCommand::kPeerJoined);
+  backend_.ClearLog();
+  if (!ResumeGuest()) return;
+  last_checkpoint_ns_ = dataplane::NowNs();
+  divergence_seen_ = false;
+  divergence_queued_.store(false);
+  log_.Emit("join_end",
+            {{"ms", ElapsedUs(t0) / 1000.0}, {"bytes", bytes}, {"rounds", rounds}, {"pages", pages}, {"epoch", epoch}});
+}
+
+void Controller::Checkpoint(CheckpointKind kind) {
+  const uint64_t t0 = dataplane::NowNs();
+  const uint64_t epoch = epoch_ + 1;
+  auto primary = [&] { return role_ == Role::kPrimary; };
+  PauseGuest();
+  WaitGuestOutputsDrained();
+  backend_.TakeQueued();
+  Send(ControlOp::kCheckpointPrepare, epoch, static_cast<uint64_t>(kind));
+  auto list = WaitFor(
+      [](const Message& m) {
+        return m.kind == Message::kBulkFailed || (m.kind == Message::kBulk && m.bulk_kind == CheckpointKind::kDirtyList);
+      },
+      primary, "the secondary's dirty pages");
+  if (!list || list->kind == Message::kBulkFailed) {
+    if (guest_running_ || ResumeGuest()) last_checkpoint_ns_ = dataplane::NowNs();
+    return;
+  }
+  const uint64_t secondary_pages = list->data.size() / sizeof(uint64_t);
+  dirty_.Add(DecodeFrames(list->data));
+  GatherDirty();
+  const std::vector<uint64_t> frames = dirty_.Members();
+  auto image = guest_.EncodeCheckpoint(frames, backend_.SaveState());
+  if (!image) {
+    Fatal("encoding checkpoint " + std::to_string(epoch) + ": " + image.error().ToString());
+    return;
+  }
+  const uint64_t bytes = image->size();
+  QueueBulk(kind, std::move(*image));
+  // The poll thread releases the held outputs the moment the secondary confirms.
+  auto applied = WaitFor(
+      [&](const Message& m) {
+        return m.kind == Message::kControl && m.control.op == ControlOp::kCheckpointApplied && m.control.arg0 == epoch;
+      },
+      primary, "the secondary to load the checkpoint");
+  if (!applied) {
+    if (!guest_running_) ResumeGuest();
+    return;
+  }
+  epoch_ = epoch;
+  dirty_.Clear();
+  divergence_seen_ = false;
+  divergence_queued_.store(false);
+  if (!ResumeGuest()) return;
+  last_checkpoint_ns_ = dataplane::NowNs();
+  checkpoints_.fetch_add(1);
+  log_.Emit("checkpoint", {{"reason", KindName(kind)},
+                           {"epoch", epoch},
+                           {"dirty_pages", frames.size()},
+                           {"secondary_pages", secondary_pages},
+                           {"bytes", bytes},
+                           {"pause_us", ElapsedUs(t0)}});
+}
+
+void Controller::FollowCheckpoint(const wire::Control& prepare) {
+  const uint64_t t0 = dataplane::NowNs();
+  const uint64_t epoch = prepare.arg0;
+  auto secondary = [&] { return role_ == Role::kSecondary; };
+  PauseGuest();
+  WaitGuestOutputsDrained();
+  backend_.TakeQueued();
+  // Our own dirty pages too: the primary's copies of them replace ours.
+  GatherDirty();
+  QueueBulk(CheckpointKind::kDirtyList, EncodeFrames(dirty_.Members()));
+  auto image = WaitFor(
+      [](const Message& m) {
+        return m.kind == Message::kBulkFailed || (m.kind == Message::kBulk && IsCheckpointImage(m.bulk_kind));
+      },
+      secondary, "the primary's checkpoint");
+  if (!image) {
+    if (!guest_running_ && !Stopping()) ResumeGuest();  // failover: our own state goes on
+    return;
+  }
+  if (image->kind == Message::kBulkFailed) {
+    Fatal("checkpoint " + std::to_string(epoch) + " from the primary failed its transfer checks: " + image->error);
+    return;
+  }
+  std::vector<uint8_t> extra;
+  if (auto s = guest_.ApplyCheckpoint(image->data, &extra); !s) {
+    Fatal("checkpoint " + std::to_string(epoch) + " from the primary was rejected: " + s.error().ToString());
+    return;
+  }
+  if (!AdoptState(extra, epoch)) return;
+  Send(ControlOp::kCheckpointApplied, epoch, 0);
+  if (!ResumeGuest()) return;
+  checkpoints_.fetch_add(1);
+  log_.Emit("checkpoint", {{"reason", KindName(image->bulk_kind)},
+                           {"epoch", epoch},
+                           {"bytes", image->data.size()},
+                           {"pause_us", ElapsedUs(t0)}});
+}
+
+}  // namespace twinstep::replication
