@@ -139,6 +139,7 @@ size_t Controller::OnPoll(dataplane::SyncLink& link, uint64_t now_ns) {
     out_.pop_front();
     ++work;
   }
+  out_size_.store(out_.size(), std::memory_order_release);
   firmware_.supervisor().Poll();
   return work;
 }
@@ -172,6 +173,17 @@ void Controller::Send(wire::ControlOp op, uint64_t arg0, uint64_t arg1) {
     o.control = c;
     out_.push_back(std::move(o));
   });
+}
+
+void Controller::WaitSent() {
+  // A task runs before the poll's sends; the one after it sees what they left.
+  PostAndWait([](uint64_t) {});
+  PostAndWait([](uint64_t) {});
+  while (out_size_.load(std::memory_order_acquire) > 0 && !Stopping()) {
+    Housekeep();
+    timespec ts{0, 50'000};
+    nanosleep(&ts, nullptr);
+  }
 }
 
 void Controller::QueueBulk(wire::CheckpointKind kind, std::vector<uint8_t> data) {

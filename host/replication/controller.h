@@ -97,6 +97,10 @@ class Controller final : public dataplane::ReplicationEvents {
   void Post(Task task);
   void PostAndWait(Task task);
   void Send(wire::ControlOp op, uint64_t arg0 = 0, uint64_t arg1 = 0);
+  // Waits until everything sent so far is on the link: what the guest sends
+  // next must come after it (a checkpoint's confirmation before the new
+  // epoch's digests).
+  void WaitSent();
   // Queues a bulk transfer; WaitBulkSent waits until its last record is on
   // the link (false: given up, and the queue is dropped).
   void QueueBulk(wire::CheckpointKind kind, std::vector<uint8_t> data);
@@ -164,6 +168,7 @@ class Controller final : public dataplane::ReplicationEvents {
   uint64_t bulk_id_ = 0;
   std::atomic<uint64_t> bulks_sent_{0};
   std::atomic<bool> divergence_queued_{false};
+  std::atomic<size_t> out_size_{0};
 
   boost::lockfree::spsc_queue<Message*> inbox_{4096};
   boost::lockfree::spsc_queue<Task*> tasks_{1024};

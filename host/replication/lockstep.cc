@@ -140,6 +140,7 @@ bool Controller::Join() {
     break;
   }
   Send(ControlOp::kCheckpointApplied, epoch, host::MemoryDigest(mem));
+  WaitSent();
   backend_.set_keep_log(true);
   firmware_.agent().Post(HostCommand::kJoinComplete, owner_epoch);
   if (!ResumeGuest()) return false;
@@ -325,6 +326,7 @@ void Controller::FollowCheckpoint(const wire::Control& prepare) {
   }
   if (!AdoptState(extra, epoch)) return;
   Send(ControlOp::kCheckpointApplied, epoch, 0);
+  WaitSent();
   if (!ResumeGuest()) return;
   checkpoints_.fetch_add(1);
   log_.Emit("checkpoint", {{"reason", KindName(image->bulk_kind)},
