@@ -11,9 +11,9 @@ function(twinstep_test NAME)
     set(T_TIMEOUT 300)
   endif()
   set_tests_properties(${NAME} PROPERTIES LABELS "${T_LABELS}" TIMEOUT ${T_TIMEOUT})
-  # A hardware test that skipped (GTEST_SKIP with its reason) shows as skipped
-  # in CTest's summary, never as passed.
-  if("hw" IN_LIST T_LABELS)
+  # A hardware or KVM test that skipped (GTEST_SKIP with its reason: no card,
+  # no /dev/kvm) shows as skipped in CTest's summary, never as passed.
+  if("hw" IN_LIST T_LABELS OR "kvm" IN_LIST T_LABELS)
     set_tests_properties(${NAME} PROPERTIES SKIP_REGULAR_EXPRESSION "\\[  SKIPPED \\] [0-9]+ test")
   endif()
 endfunction()
