@@ -17,7 +17,8 @@ using firmware::HostCommand;
 
 namespace {
 
-constexpr size_t kChunkRecordFixedBytes = 16;  // a checkpoint chunk record's fields before its data (docs/wire.md)
+constexpr size_t kChunkRecordFixedBytes = 16;
+constexpr uint64_t kProgressNoteNs = 5'000'000'000;  // a long wait says so this often  // a checkpoint chunk record's fields before its data (docs/wire.md)
 
 std::string ErrorReply(const std::string& message) {
   nlohmann::json j;
@@ -199,53 +200,54 @@ void Controller::QueueBulk(wire::CheckpointKind kind, std::vector<uint8_t> data)
 }
 
 bool Controller::WaitBulkSent(const std::function<bool()>& still, uint64_t deadline_ns) {
-  uint64_t next_note = dataplane::NowNs() + 5'000'000'000;
-  while (bulks_sent_.load() < bulk_target_) {
-    Housekeep();
-    if (!still() || Stopping() || (deadline_ns && dataplane::NowNs() > deadline_ns)) {
-      Post([this](uint64_t) { out_.clear(); });  // nobody will take it
-      bulks_sent_.store(bulks_queued_);
-      return false;
-    }
-    if (dataplane::NowNs() > next_note) {
-      log_.Say("still sending state to the peer (the sync link's window is full)");
-      next_note += 5'000'000'000;
-    }
-    timespec ts{0, 200'000};
-    nanosleep(&ts, nullptr);
+  if (WaitUntil([&] { return bulks_sent_.load() >= bulk_target_; }, still, "the peer to take our state", deadline_ns)) {
+    return true;
   }
-  return true;
+  Post([this](uint64_t) { out_.clear(); });  // nobody will take it
+  bulks_sent_.store(bulks_queued_);
+  return false;
 }
 
 bool Controller::Stopping() const { return stop_->load() || !fatal_.empty() || StopsGuest(fw_role_); }
 
-std::optional<Controller::Message> Controller::WaitFor(const std::function<bool(const Message&)>& match,
-                                                       const std::function<bool()>& still, const char* what,
-                                                       uint64_t deadline_ns) {
+bool Controller::WaitUntil(const std::function<bool()>& done, const std::function<bool()>& still, const std::string& what,
+                           uint64_t deadline_ns) {
   const uint64_t start = dataplane::NowNs();
-  uint64_t next_note = start + 5'000'000'000;
+  uint64_t next_note = start + kProgressNoteNs;
   for (;;) {
     Housekeep();
-    for (auto it = messages_.begin(); it != messages_.end(); ++it) {
-      if (match(*it)) {
-        Message m = std::move(*it);
-        messages_.erase(it);
-        return m;
-      }
-    }
-    if (!still() || Stopping()) return std::nullopt;
+    if (done()) return true;
+    if (!still() || Stopping()) return false;
     const uint64_t now = dataplane::NowNs();
     if (deadline_ns && now > deadline_ns) {
-      log_.Say(std::string("gave up waiting for ") + what);
-      return std::nullopt;
+      log_.Say("gave up waiting for " + what);
+      return false;
     }
     if (now > next_note) {
-      log_.Say(std::string("waiting for ") + what + " (" + std::to_string((now - start) / 1'000'000'000) + " s)");
-      next_note += 5'000'000'000;
+      log_.Say("waiting for " + what + " (" + std::to_string((now - start) / 1'000'000'000) + " s)");
+      next_note += kProgressNoteNs;
     }
     timespec ts{0, 200'000};
     nanosleep(&ts, nullptr);
   }
+}
+
+std::optional<Controller::Message> Controller::WaitFor(const std::function<bool(const Message&)>& match,
+                                                       const std::function<bool()>& still, const char* what,
+                                                       uint64_t deadline_ns) {
+  std::optional<Message> found;
+  auto take = [&] {
+    for (auto it = messages_.begin(); it != messages_.end(); ++it) {
+      if (match(*it)) {
+        found = std::move(*it);
+        messages_.erase(it);
+        return true;
+      }
+    }
+    return false;
+  };
+  WaitUntil(take, still, what, deadline_ns);
+  return found;
 }
 
 void Controller::Housekeep() {

@@ -108,6 +108,10 @@ class Controller final : public dataplane::ReplicationEvents {
   bool Stopping() const;
   // Housekeeping between steps: the supervisor's roles, messages, the dirty log.
   void Housekeep();
+  // Runs Housekeep until done(); false when still() turned false, the node
+  // stops or the deadline (0: none) passed. A progress line every 5 s.
+  bool WaitUntil(const std::function<bool()>& done, const std::function<bool()>& still, const std::string& what,
+                 uint64_t deadline_ns = 0);
   // Waits for a message the predicate accepts; nullopt when the roles
   // changed under the step (`still` turned false), `stop` is set or the node
   // failed. No timeout: a dead peer ends the wait through the supervisor's

@@ -53,20 +53,13 @@ std::vector<uint64_t> DecodeFrames(const std::vector<uint8_t>& bytes) {
 bool Controller::ColdStart() {
   log_.Say("no peer to join: asking the witness for a cold start");
   firmware_.agent().Post(HostCommand::kStartAlone);
-  uint64_t next_note = dataplane::NowNs() + 2'000'000'000;
-  while (fw_role_ != firmware::Role::kSolo) {
-    Housekeep();
-    if (stop_->load() || !fatal_.empty()) return false;
-    if (StopsGuest(fw_role_)) {
+  const bool granted = WaitUntil([&] { return fw_role_ == firmware::Role::kSolo; }, [] { return true; },
+                                 "the witness to grant a cold start");
+  if (!granted) {
+    if (StopsGuest(fw_role_) && fatal_.empty()) {
       Fatal("the witness refused a cold start: another node owns the pair (is the peer running with the sync link cut?)");
-      return false;
     }
-    if (dataplane::NowNs() > next_note) {
-      log_.Say("waiting for the witness to grant a cold start");
-      next_note += 2'000'000'000;
-    }
-    timespec ts{0, 500'000};
-    nanosleep(&ts, nullptr);
+    return false;
   }
   if (auto s = guest_.Boot(); !s) {
     Fatal("booting the guest: " + s.error().ToString());
