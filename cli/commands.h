@@ -12,5 +12,6 @@ void AddBenchCommand(CLI::App& app, int* exit_code);
 void AddTuneCommand(CLI::App& app, int* exit_code);  // cli/tune/tune.cc
 void AddVmCommand(CLI::App& app, int* exit_code);    // cli/vm.cc
 void AddNodeCommand(CLI::App& app, int* exit_code);  // cli/node.cc
+void AddSimCommand(CLI::App& app, int* exit_code);   // cli/sim.cc
 
 }  // namespace twinstep::cli

@@ -12,6 +12,7 @@ int main(int argc, char** argv) {
   twinstep::cli::AddTuneCommand(app, &exit_code);
   twinstep::cli::AddVmCommand(app, &exit_code);
   twinstep::cli::AddNodeCommand(app, &exit_code);
+  twinstep::cli::AddSimCommand(app, &exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

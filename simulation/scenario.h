@@ -1,0 +1,94 @@
+// Scenario files of `twinstep sim` (TOML, docs/simulation.md): the workload,
+// the node settings, the checks at the end, and a list of timed steps (start,
+// wait, kill -9, freeze, cut or degrade the sync link, corrupt memory, ...).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "simulation/sim_error.h"
+#include "simulation/workload.h"
+
+namespace twinstep::sim {
+
+inline constexpr const char* kNodeNames[2] = {"node-a", "node-b"};
+
+enum class Action {
+  kStart, kRestart, kStop, kKill9, kSigstop, kSigcont, kSlow, kWait, kExpect,
+  kCutSync, kRestoreSync, kSyncLoss, kCorrupt, kCheckpoint, kLoadStart, kLoadStop, kSleep,
+};
+const char* ActionName(Action a);
+
+// What `wait` waits for and `expect` checks.
+enum class Condition { kReady, kRole, kRunning, kExited };
+
+struct Step {
+  double at_s = -1;          // seconds since the scenario began; -1: right after the previous step
+  Action action = Action::kSleep;
+  int node = -1;             // 0 = node-a, 1 = node-b
+  std::string text;          // the step as written, for the report
+  int line = 0;              // in the scenario file
+  Condition condition = Condition::kReady;
+  std::vector<std::string> roles;  // role=a|b
+  double timeout_s = 60;     // wait
+  double seconds = 0;        // sleep
+  double percent = 0;        // sync-loss
+  std::string gpa_symbol;    // corrupt: a symbol of the test guest image, or empty
+  uint64_t gpa = 0;          // corrupt: the address, or the offset from gpa_symbol
+  uint64_t len = 0;          // corrupt
+  uint32_t run_ms = 0, stop_ms = 0;  // slow; both 0 = off
+};
+
+// Limits on the outcome, checked at the end of the run.
+struct Expectations {
+  uint64_t max_lost_acked_writes = 0;
+  uint64_t max_wrong_replies = 0;
+  uint64_t max_unanswered = 0;
+  uint64_t max_duplicate_replies = 0;
+  uint64_t min_acked_writes = 1;
+  uint64_t min_failovers = 0;
+  uint64_t min_divergences = 0;
+  uint64_t min_checkpoints = 0;
+  uint64_t min_joins = 0;
+};
+
+struct NodeSettings {
+  int64_t memory_mib = 64;
+  std::string comparator = "software";
+  int64_t checkpoint_period_ms = 100;
+  int64_t dirty_page_bound = 16384;
+  int64_t compare_timeout_us = 2000;
+  int64_t heartbeat_interval_ms = 10;
+  int64_t heartbeat_miss_k = 3;
+  int64_t join_probe_ms = 1000;
+  int64_t lease_ttl_s = 2;
+  std::vector<int64_t> lcores_a, lcores_b;  // optional DPDK lcores per node
+};
+
+struct Scenario {
+  std::string file;          // where it was read from
+  std::string name;
+  std::string description;
+  double duration_s = 60;    // the scenario runs at least this long
+  double timeout_s = 0;      // abort after this long; 0 = duration_s + 180
+  std::string mode = "pair"; // pair | solo-vm | solo-qemu
+  std::string guest_ip = "10.77.0.10";
+  std::string guest_mac = "52:54:00:77:00:10";
+  std::string client_cidr = "10.77.0.1/24";
+  std::string test_guest;
+  std::string guest = "auto";  // test (KVM), soft (no VM), auto: test where /dev/kvm works, else soft    // the guest image; empty = the one built with twinstep
+  WorkloadConfig workload;
+  NodeSettings node;
+  Expectations expect;
+  std::vector<Step> steps;
+};
+
+SimResult<Scenario> LoadScenario(const std::string& path);
+// The same from text; `name` stands for the file in error messages.
+SimResult<Scenario> ParseScenario(std::string_view text, const std::string& name);
+// Parses one step's `do` text (exposed for tests); the error names nothing but the problem.
+SimResult<Step> ParseStep(const std::string& text);
+
+}  // namespace twinstep::sim
