@@ -95,6 +95,7 @@ EventCounts CountEvents(const std::vector<NodeEvent>& events) {
     if (e.event == "join_end") ++c.joins;
     if (e.event == "role") ++c.role_changes;
     if (e.event == "garp") ++c.garps;
+    if (e.event == "role" && (e.fields.value("role", "") == "fenced" || e.fields.value("role", "") == "stopped")) ++c.fenced;
     if (e.event == "error") ++c.errors;
   }
   return c;

@@ -31,6 +31,7 @@ struct StepLog {
 // Counted from the node events.
 struct EventCounts {
   uint64_t failovers = 0, divergences = 0, checkpoints = 0, joins = 0, role_changes = 0, garps = 0, errors = 0;
+  uint64_t fenced = 0;  // nodes the supervisor fenced or stopped (role events)
 };
 EventCounts CountEvents(const std::vector<NodeEvent>& events);
 

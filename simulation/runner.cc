@@ -331,6 +331,10 @@ void Run::Finish() {
   if (x.min_checkpoints)
     check("checkpoints", c.checkpoints >= x.min_checkpoints, c.checkpoints, ">=", x.min_checkpoints);
   if (x.min_joins) check("joins", c.joins >= x.min_joins, c.joins, ">=", x.min_joins);
+  if (x.fenced >= 0) {
+    const auto want = static_cast<uint64_t>(x.fenced);
+    check("nodes fenced by their supervisor", c.fenced == want, c.fenced, "==", want);
+  }
 }
 
 int Run::Execute() {

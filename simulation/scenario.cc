@@ -162,6 +162,7 @@ SimResult<void> ReadExpect(const toml::table* t, const std::string& file, Expect
   TRY(r.Get<uint64_t>("min_divergences", &e->min_divergences, 0, kMax));
   TRY(r.Get<uint64_t>("min_checkpoints", &e->min_checkpoints, 0, kMax));
   TRY(r.Get<uint64_t>("min_joins", &e->min_joins, 0, kMax));
+  TRY(r.Get<int64_t>("fenced", &e->fenced, -1, 2));
   return r.Finish();
 }
 

@@ -52,6 +52,7 @@ struct Expectations {
   uint64_t min_divergences = 0;
   uint64_t min_checkpoints = 0;
   uint64_t min_joins = 0;
+  int64_t fenced = -1;  // exactly this many nodes fenced or stopped by their supervisor; -1: not checked
 };
 
 struct NodeSettings {
