@@ -272,7 +272,17 @@ bool Run::DoStep(const Step& s, StepLog* log) {
       return true;
     case Action::kSyncLoss:
       LinkEvent("sync-loss", {{"percent", s.percent}});
-      if (auto r = topology_->SetSyncLoss(s.percent); !r) return fail(r.error().Message());
+      if (auto r = topology_->SetSyncLoss(s.percent); !r) {
+        // No netem in this kernel: each running node drops that share of its
+        // own sync frames (`drop-sync PPM` on its control socket).
+        const auto ppm = static_cast<uint64_t>(s.percent * 10'000);
+        std::fprintf(stderr, "twinstep sim: %s; the nodes drop %.2f%% of their sync frames themselves\n",
+                     r.error().Message().c_str(), s.percent);
+        for (auto& n : nodes_) {
+          if (!n->running()) continue;
+          if (auto c = n->Control("drop-sync " + std::to_string(ppm)); !c) return fail(c.error().Message());
+        }
+      }
       return true;
     case Action::kCorrupt: {
       uint64_t gpa = s.gpa;

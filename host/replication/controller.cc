@@ -487,6 +487,14 @@ std::string Controller::HandleRequest(const std::string& request) {
     if (auto w = mem.Write(gpa, bytes); !w) return ErrorReply(w.error().ToString());
     log_.Emit("fault", {{"what", "corrupt"}, {"gpa", gpa}, {"len", len}});
     reply = {{"ok", true}};
+  } else if (verb == "drop-sync") {
+    uint64_t ppm = 0;
+    if (!(in >> ppm) || ppm > 1'000'000) return ErrorReply("usage: drop-sync PPM (0 to 1000000 frames per million)");
+    Post([this, ppm](uint64_t) {
+      if (pipeline_.sync_tx()) pipeline_.sync_tx()->set_drop_ppm(static_cast<uint32_t>(ppm), 0x5EED + config_.node_id);
+    });
+    log_.Emit("fault", {{"what", "drop-sync"}, {"ppm", ppm}});
+    reply = {{"ok", true}};
   } else if (verb == "checkpoint") {
     if (status_role_.load() != static_cast<int>(firmware::Role::kPrimary)) {
       return ErrorReply("checkpoint: only a primary takes checkpoints");
@@ -494,7 +502,7 @@ std::string Controller::HandleRequest(const std::string& request) {
     checkpoint_requested_ = true;
     reply = {{"ok", true}};
   } else {
-    return ErrorReply("unknown request '" + verb + "' (status, checkpoint, corrupt GPA LEN)");
+    return ErrorReply("unknown request '" + verb + "' (status, checkpoint, corrupt GPA LEN, drop-sync PPM)");
   }
   return reply.dump();
 }
