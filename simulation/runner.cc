@@ -112,7 +112,7 @@ void Run::Progress(bool final) {
 
 SimResult<void> Run::WriteConfigs() {
   for (size_t i = 0; i < 2; ++i) {
-    config::NodeConfig c;
+    config::NodeConfig c = sc_.node.config;
     const std::string letter(1, static_cast<char>('a' + i));
     c.node.name = kNodeNames[i];
     c.node.id = static_cast<int64_t>(i + 1);
@@ -126,18 +126,9 @@ SimResult<void> Run::WriteConfigs() {
     c.dataplane.sync = {"net_af_packet1", "iface=" + topology_->sync_port(i)};
     c.guest.kind = guest_kind_;
     c.guest.test_guest = image_;
-    c.guest.memory_mib = sc_.node.memory_mib;
     c.guest.ip = sc_.guest_ip;
     c.guest.mac = sc_.guest_mac;
-    c.replication.comparator = sc_.node.comparator;
-    c.replication.checkpoint_period_ms = sc_.node.checkpoint_period_ms;
-    c.replication.dirty_page_bound = sc_.node.dirty_page_bound;
-    c.replication.compare_timeout_us = sc_.node.compare_timeout_us;
-    c.replication.heartbeat_interval_ms = sc_.node.heartbeat_interval_ms;
-    c.replication.heartbeat_miss_k = sc_.node.heartbeat_miss_k;
-    c.replication.join_probe_ms = sc_.node.join_probe_ms;
     c.witness.endpoints = {etcd_->endpoint()};
-    c.witness.lease_ttl_s = sc_.node.lease_ttl_s;
     c.witness.pair = "tws" + id_;
     const std::string path = out_dir_ + "/" + kNodeNames[i] + ".toml";
     if (auto w = config::WriteNodeConfig(path, c, {"Written by twinstep sim for scenario " + sc_.name}); !w)
@@ -199,7 +190,7 @@ SimResult<void> Run::SetUp() {
       l.tap = "tws" + id_ + "t" + std::to_string(i);
       l.netns = topology_->lan_netns();
       l.append = "ip=" + sc_.guest_ip + " mac=" + sc_.guest_mac;
-      l.memory_mib = sc_.node.memory_mib;
+      l.memory_mib = sc_.node.config.guest.memory_mib;
       nodes_.push_back(std::make_unique<NodeProcess>(l));
     }
   } else {

@@ -5,8 +5,12 @@
 #include <map>
 #include <set>
 #include <sstream>
+#include <stdexcept>
+#include <variant>
 
 #include <toml++/toml.h>
+
+#include "cli/config/node_config_options.h"
 
 namespace twinstep::sim {
 namespace {
@@ -117,23 +121,44 @@ class TableReader {
     if (auto r_ = (expr); !r_) return MakeUnexpected(r_.error()); \
   } while (0)
 
+// The [node] keys and the node-config options they set.
+constexpr std::pair<const char*, const char*> kNodeKeys[] = {
+    {"memory_mib", "guest.memory_mib"},
+    {"comparator", "replication.comparator"},
+    {"checkpoint_period_ms", "replication.checkpoint_period_ms"},
+    {"dirty_page_bound", "replication.dirty_page_bound"},
+    {"compare_timeout_us", "replication.compare_timeout_us"},
+    {"heartbeat_interval_ms", "replication.heartbeat_interval_ms"},
+    {"heartbeat_miss_k", "replication.heartbeat_miss_k"},
+    {"join_probe_ms", "replication.join_probe_ms"},
+    {"lease_ttl_s", "witness.lease_ttl_s"},
+};
+
+const config::OptionSpec& NodeOption(const char* dotted) {
+  for (const auto& o : config::Options()) {
+    if (config::DottedKey(o) == dotted) return o;
+  }
+  throw std::logic_error(std::string("no node-config option ") + dotted);  // a typo in kNodeKeys
+}
+
 SimResult<void> ReadNode(const toml::table* t, const std::string& file, NodeSettings* n) {
   TableReader r(t, "node.", file);
-  TRY(r.Get<int64_t>("memory_mib", &n->memory_mib, 16, 1 << 20));
-  TRY(r.Get<std::string>("comparator", &n->comparator));
-  TRY(r.Get<int64_t>("checkpoint_period_ms", &n->checkpoint_period_ms, 0, 3600000));
-  TRY(r.Get<int64_t>("dirty_page_bound", &n->dirty_page_bound, 0, 67108864));
-  TRY(r.Get<int64_t>("compare_timeout_us", &n->compare_timeout_us, 10, 10000000));
-  TRY(r.Get<int64_t>("heartbeat_interval_ms", &n->heartbeat_interval_ms, 1, 10000));
-  TRY(r.Get<int64_t>("heartbeat_miss_k", &n->heartbeat_miss_k, 2, 1000));
-  TRY(r.Get<int64_t>("join_probe_ms", &n->join_probe_ms, 0, 600000));
-  TRY(r.Get<int64_t>("lease_ttl_s", &n->lease_ttl_s, 1, 3600));
+  for (const auto& [key, dotted] : kNodeKeys) {
+    const config::OptionSpec& o = NodeOption(dotted);
+    if (const auto* ref = std::get_if<config::IntRef>(&o.ref)) {
+      TRY(r.Get<int64_t>(key, &(*ref)(n->config), o.min, o.max));
+      continue;
+    }
+    std::string& value = std::get<config::StrRef>(o.ref)(n->config);
+    TRY(r.Get<std::string>(key, &value));
+    const std::string choices = o.choices ? o.choices : "";
+    if (const toml::node* v = t ? t->get(key) : nullptr; v && !choices.empty() &&
+        ("|" + choices + "|").find("|" + value + "|") == std::string::npos) {
+      return r.Fail(*v, key, "'" + value + "' is not one of " + choices);
+    }
+  }
   TRY(r.Get<std::vector<int64_t>>("lcores_a", &n->lcores_a));
   TRY(r.Get<std::vector<int64_t>>("lcores_b", &n->lcores_b));
-  if (t) {
-    if (const toml::node* c = t->get("comparator"); c && n->comparator != "software" && n->comparator != "rtl")
-      return r.Fail(*c, "comparator", "'" + n->comparator + "' is not one of software / rtl");
-  }
   return r.Finish();
 }
 

@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "cli/config/node_config.h"
 #include "simulation/sim_error.h"
 #include "simulation/workload.h"
 
@@ -55,16 +56,10 @@ struct Expectations {
   int64_t fenced = -1;  // exactly this many nodes fenced or stopped by their supervisor; -1: not checked
 };
 
+// The [node] table: node-config options the sim writes into both nodes'
+// configs; defaults, ranges and choices are the node config's own.
 struct NodeSettings {
-  int64_t memory_mib = 64;
-  std::string comparator = "software";
-  int64_t checkpoint_period_ms = 100;
-  int64_t dirty_page_bound = 16384;
-  int64_t compare_timeout_us = 2000;
-  int64_t heartbeat_interval_ms = 10;
-  int64_t heartbeat_miss_k = 3;
-  int64_t join_probe_ms = 1000;
-  int64_t lease_ttl_s = 2;
+  config::NodeConfig config;
   std::vector<int64_t> lcores_a, lcores_b;  // optional DPDK lcores per node
 };
 
