@@ -28,6 +28,7 @@ Expected<DataplaneSetup, EalError> SetupFromNodeConfig(const config::NodeConfig&
   s.eal.hugepages_mib = static_cast<int>(d.hugepages_mib);
   s.eal.numa_node = static_cast<int>(d.numa_node);
   s.idle.busy_poll = d.poll_mode == "busy";
+  s.idle.max_sleep_ns = static_cast<uint64_t>(d.idle_max_sleep_us) * 1000;
   // Adaptive polling on shared cores: let the loop (and the VMM threads
   // started after the EAL) float over the node's lcores instead of pinning.
   if (s.eal.mode == EalMode::kSimulation && !s.idle.busy_poll) {
@@ -55,6 +56,7 @@ Expected<PipelineConfig, EalError> PipelineConfigFromNode(const config::NodeConf
   pc.advance_interval_ns = std::min<uint64_t>(50'000, pc.comparator.compare_timeout_ns / 4);
   pc.heartbeat_interval_ns = static_cast<uint64_t>(r.heartbeat_interval_ms) * 1'000'000;
   pc.idle.busy_poll = config.dataplane.poll_mode == "busy";
+  pc.idle.max_sleep_ns = static_cast<uint64_t>(config.dataplane.idle_max_sleep_us) * 1000;
   // An af_packet port receives into one 2048-byte mbuf after its tpacket
   // header: its frames stay at standard Ethernet size.
   if (config.dataplane.sync.device.rfind("net_af_packet", 0) == 0) pc.sync.max_frame_bytes = kAfPacketMaxFrameBytes;

@@ -96,13 +96,17 @@ void Pipeline::SetRole(Role role, uint64_t now_ns) {
   role_ = role;
 }
 
-void Pipeline::CheckpointDone(uint64_t epoch, uint64_t now_ns) {
+void Pipeline::CheckpointDone(uint64_t epoch, uint64_t now_ns, std::unique_ptr<compare::Comparator>* fresh) {
   if (role_ == Role::kPrimary) {
     // Both replicas number each flow's outputs from 0 again: the secondary
     // clears its digester, the primary takes a fresh comparator (whose
     // digester ReleaseAll keeps, docs/comparator.md).
     comparator_->ReleaseAll(now_ns);
-    comparator_ = make_comparator_(config_.comparator, this);
+    if (fresh && *fresh) {
+      std::swap(comparator_, *fresh);
+    } else {
+      comparator_ = MakeComparator();
+    }
   }
   if (role_ == Role::kSecondary) {
     link_->Flush(now_ns);  // frames carry the epoch they were opened in

@@ -150,8 +150,14 @@ class Pipeline final : public compare::VerdictSink, public RecordSink {
   // number each flow's outputs from 0 again: the primary releases what it
   // held and takes a fresh comparator; the secondary sends what it has in the
   // old epoch, drops digests the window could not take, and clears its
-  // digester and TCP offsets. The guest is paused.
-  void CheckpointDone(uint64_t epoch, uint64_t now_ns);
+  // digester and TCP offsets. The guest is paused. A primary given `fresh`
+  // (from MakeComparator) swaps it in and hands the old one back through it,
+  // so that building and freeing tables (tens of ms of page faults) stays off
+  // the poll thread; without it the comparator is built here.
+  void CheckpointDone(uint64_t epoch, uint64_t now_ns, std::unique_ptr<compare::Comparator>* fresh = nullptr);
+  // A new comparator of this pipeline's kind and config, reporting to it;
+  // callable from any thread.
+  std::unique_ptr<compare::Comparator> MakeComparator() { return make_comparator_(config_.comparator, this); }
   // The release gate (the supervisor's): while closed, released outputs wait.
   void SetReleaseGate(bool open) { gate_open_ = open; }
   // Sends one frame of our own on the client port (a gratuitous ARP).

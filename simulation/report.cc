@@ -88,7 +88,10 @@ std::string RequestsCsv(const RunReport& r) {
 EventCounts CountEvents(const std::vector<NodeEvent>& events) {
   EventCounts c;
   for (const auto& e : events) {
-    if (e.fields.value("source", "") == "sim") continue;
+    if (e.fields.value("source", "") == "sim") {
+      if (e.event == "teardown") break;  // events are in time order
+      continue;
+    }
     if (e.event == "failover") ++c.failovers;
     if (e.event == "divergence") ++c.divergences;
     if (e.event == "checkpoint") ++c.checkpoints;

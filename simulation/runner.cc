@@ -123,7 +123,11 @@ SimResult<void> Run::WriteConfigs() {
     c.dataplane.file_prefix = "tws" + id_ + letter;
     c.dataplane.lcores = i == 0 ? sc_.node.lcores_a : sc_.node.lcores_b;
     c.dataplane.client = {"net_af_packet0", "iface=" + topology_->client_port(i)};
-    c.dataplane.sync = {"net_af_packet1", "iface=" + topology_->sync_port(i)};
+    if (sc_.sync_link == "memif") {
+      c.dataplane.sync = {"net_memif1", std::string(i == 0 ? "role=server" : "role=client") + ",socket=/tmp/tws" + id_ + ".sync"};
+    } else {
+      c.dataplane.sync = {"net_af_packet1", "iface=" + topology_->sync_port(i)};
+    }
     c.guest.kind = guest_kind_;
     c.guest.test_guest = image_;
     c.guest.ip = sc_.guest_ip;
@@ -263,9 +267,11 @@ bool Run::DoStep(const Step& s, StepLog* log) {
       return true;
     case Action::kSyncLoss:
       LinkEvent("sync-loss", {{"percent", s.percent}});
-      if (auto r = topology_->SetSyncLoss(s.percent); !r) {
-        // No netem in this kernel: each running node drops that share of its
-        // own sync frames (`drop-sync PPM` on its control socket).
+      if (auto r = sc_.sync_link == "memif" ? SimResult<void>(SimFail(SimErrc::kTopology, "a memif link has no qdisc"))
+                                            : topology_->SetSyncLoss(s.percent);
+          !r) {
+        // No netem in this kernel, or memif: each running node drops that share
+        // of its own sync frames (`drop-sync PPM` on its control socket).
         const auto ppm = static_cast<uint64_t>(s.percent * 10'000);
         std::fprintf(stderr, "twinstep sim: %s; the nodes drop %.2f%% of their sync frames themselves\n",
                      r.error().Message().c_str(), s.percent);
@@ -380,6 +386,9 @@ int Run::Execute() {
   }
   Tick();
   report_.totals = workload_->Totals();
+  // What the nodes do while the sim stops them (a secondary taking over from
+  // a stopped primary) is not the scenario's: counts end here.
+  report_.events.push_back(NodeEvent{NowSeconds(), "sim", "teardown", {{"source", "sim"}}});
   for (auto& n : nodes_) n->Stop();
   Tick();
   for (auto& n : nodes_) {

@@ -353,6 +353,9 @@ SimResult<Scenario> ParseScenario(std::string_view text, const std::string& name
   TRY(top.Get<std::string>("client_cidr", &sc.client_cidr));
   TRY(top.Get<std::string>("test_guest", &sc.test_guest));
   TRY(top.Get<std::string>("guest", &sc.guest));
+  TRY(top.Get<std::string>("sync_link", &sc.sync_link));
+  if (sc.sync_link != "veth" && sc.sync_link != "memif")
+    return top.Fail(*root.get("sync_link"), "sync_link", "'" + sc.sync_link + "' is not one of veth / memif");
   if (sc.guest != "auto" && sc.guest != "test" && sc.guest != "soft")
     return top.Fail(*root.get("guest"), "guest", "'" + sc.guest + "' is not one of auto / test / soft");
   if (sc.mode != "pair" && sc.mode != "solo-vm" && sc.mode != "solo-qemu")
@@ -390,6 +393,10 @@ SimResult<Scenario> ParseScenario(std::string_view text, const std::string& name
                    "at: " + std::to_string(at) + " s is before an earlier step's time");
       }
       if (at >= 0) last_at = at;
+      if (sc.sync_link == "memif" && (step->action == Action::kCutSync || step->action == Action::kRestoreSync)) {
+        return Bad(name + ":" + std::to_string(line) + ": " + prefix + "do: " + what +
+                   " needs sync_link = \"veth\" (a memif link has no wire to cut)");
+      }
       step->at_s = at;
       step->line = line;
       sc.steps.push_back(*step);
@@ -398,7 +405,7 @@ SimResult<Scenario> ParseScenario(std::string_view text, const std::string& name
   // Top-level keys: the scalars above and the tables.
   for (const auto& [k, v] : root) {
     static const std::set<std::string> kKnown = {"name",     "description", "duration_s", "timeout_s", "mode",
-                                                 "guest_ip", "guest_mac",   "client_cidr", "test_guest", "guest",  "workload",
+                                                 "guest_ip", "guest_mac",   "client_cidr", "test_guest", "guest",  "sync_link", "workload",
                                                  "node",     "expect",      "step"};
     if (!kKnown.count(std::string(k.str()))) return top.Fail(v, std::string(k.str()), "unknown key");
   }

@@ -74,6 +74,7 @@ struct Scenario {
   std::string guest_mac = "52:54:00:77:00:10";
   std::string client_cidr = "10.77.0.1/24";
   std::string test_guest;
+  std::string sync_link = "veth";  // veth (af_packet over a veth pair) | memif (shared memory)
   std::string guest = "auto";  // test (KVM), soft (no VM), auto: test where /dev/kvm works, else soft    // the guest image; empty = the one built with twinstep
   WorkloadConfig workload;
   NodeSettings node;

@@ -75,7 +75,7 @@ void Controller::OnPeerRecord(const wire::Record& r, uint64_t /*epoch*/, uint64_
       // The secondary has the new state: the held outputs go out and the new
       // epoch's digests count, before any of them is looked at.
       if (r.control.op == wire::ControlOp::kCheckpointApplied && pipeline_.role() == Role::kPrimary) {
-        pipeline_.CheckpointDone(r.control.arg0, now_ns);
+        pipeline_.CheckpointDone(r.control.arg0, now_ns, &spare_comparator_);
       }
       m->kind = Message::kControl;
       m->control = r.control;
@@ -387,6 +387,7 @@ void Controller::Fatal(const std::string& what) {
 StopReason Controller::Run(const std::atomic<bool>& stop, std::string* error) {
   stop_ = &stop;
   log_.Emit("start", {{"pid", static_cast<int64_t>(getpid())}});
+  PrepareComparator();  // then again after each confirmed state
   bool started = false;
   if (config_.start != StartMode::kColdStart) started = Join();
   if (!started && fatal_.empty() && !stop.load() && config_.start != StartMode::kJoinOnly) started = ColdStart();

@@ -124,6 +124,11 @@ class Controller final : public dataplane::ReplicationEvents {
   void PauseGuest();
   bool ResumeGuest();
   void WaitGuestOutputsDrained();
+  // Builds the comparator the primary takes when the secondary confirms a
+  // state (OnPeerRecord swaps it in), freeing the one swapped out: tables are
+  // built and freed on the control thread, off the poll thread and outside
+  // the guest's pause.
+  void PrepareComparator() { spare_comparator_ = pipeline_.MakeComparator(); }
 
   bool ColdStart();
   bool Join();
@@ -173,6 +178,9 @@ class Controller final : public dataplane::ReplicationEvents {
   std::atomic<uint64_t> bulks_sent_{0};
   std::atomic<bool> divergence_queued_{false};
   std::atomic<size_t> out_size_{0};
+  // Written by the control thread before it asks for a confirmation, swapped
+  // by the poll thread when the confirmation arrives (PrepareComparator).
+  std::unique_ptr<compare::Comparator> spare_comparator_;
 
   boost::lockfree::spsc_queue<Message*> inbox_{4096};
   boost::lockfree::spsc_queue<Task*> tasks_{1024};

@@ -234,12 +234,13 @@ void Controller::ServeJoin() {
   divergence_queued_.store(false);
   log_.Emit("join_end",
             {{"ms", ElapsedUs(t0) / 1000.0}, {"bytes", bytes}, {"rounds", rounds}, {"pages", pages}, {"epoch", epoch}});
+  PrepareComparator();
 }
 
 void Controller::Checkpoint(CheckpointKind kind) {
-  const uint64_t t0 = dataplane::NowNs();
   const uint64_t epoch = epoch_ + 1;
   auto primary = [&] { return role_ == Role::kPrimary; };
+  const uint64_t t0 = dataplane::NowNs();
   PauseGuest();
   WaitGuestOutputsDrained();
   backend_.TakeQueued();
@@ -253,6 +254,7 @@ void Controller::Checkpoint(CheckpointKind kind) {
     if (guest_running_ || ResumeGuest()) last_checkpoint_ns_ = dataplane::NowNs();
     return;
   }
+  const uint64_t t_list = dataplane::NowNs();
   const uint64_t secondary_pages = list->data.size() / sizeof(uint64_t);
   dirty_.Add(DecodeFrames(list->data));
   GatherDirty();
@@ -263,6 +265,7 @@ void Controller::Checkpoint(CheckpointKind kind) {
     return;
   }
   const uint64_t bytes = image->size();
+  const uint64_t t_encoded = dataplane::NowNs();
   QueueBulk(kind, std::move(*image));
   // The poll thread releases the held outputs the moment the secondary confirms.
   auto applied = WaitFor(
@@ -286,7 +289,12 @@ void Controller::Checkpoint(CheckpointKind kind) {
                            {"dirty_pages", frames.size()},
                            {"secondary_pages", secondary_pages},
                            {"bytes", bytes},
-                           {"pause_us", ElapsedUs(t0)}});
+                           {"pause_us", ElapsedUs(t0)},
+                           // where the pause went: the secondary's list, encoding, transfer + apply
+                           {"list_us", (t_list - t0) / 1000},
+                           {"encode_us", (t_encoded - t_list) / 1000},
+                           {"transfer_us", ElapsedUs(t_encoded)}});
+  PrepareComparator();
 }
 
 void Controller::FollowCheckpoint(const wire::Control& prepare) {
