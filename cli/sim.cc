@@ -34,6 +34,8 @@ void AddSimCommand(CLI::App& app, int* exit_code) {
   cmd->add_option("--test-guest", o->test_guest, "Test guest image, unless the scenario names one")
       ->capture_default_str();
   o->test_guest = TWINSTEP_TESTGUEST_ELF;
+  cmd->add_option("--kernel", o->kernel, "guest = \"linux\": the guest kernel (scripts/linux-guest/build-image.sh)");
+  cmd->add_option("--initrd", o->initrd, "guest = \"linux\": the guest initramfs");
   cmd->add_flag("!--no-progress", o->progress, "No progress line on stderr");
   cmd->callback([o, exit_code] {
     // Without SA_RESTART, so that a Ctrl-C ends the run in order: the load

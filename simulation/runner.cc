@@ -2,6 +2,7 @@
 #include "simulation/runner.h"
 
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -69,6 +70,14 @@ class Run {
   std::vector<std::unique_ptr<NodeProcess>> nodes_;
   std::unique_ptr<Workload> workload_;
   bool load_running_ = false, load_ran_ = false;
+  struct Client {  // a `client` step's command
+    std::string command, log;
+    pid_t pid = -1;
+    int status = 0;
+    bool done = false;
+  };
+  std::vector<Client> clients_;
+  void ReapClients();
   double t0_ = 0, last_progress_ = 0;
   uint64_t last_answered_ = 0;
   RunReport report_;
@@ -84,10 +93,17 @@ bool Run::TickUntil(double deadline_abs, F done) {
   }
 }
 
+void Run::ReapClients() {
+  for (auto& c : clients_) {
+    if (!c.done) c.done = Reap(c.pid, &c.status);
+  }
+}
+
 void Run::Tick() {
   for (auto& n : nodes_) {
     for (auto& e : n->Poll()) report_.events.push_back(std::move(e));
   }
+  ReapClients();
   if (o_.progress && NowSeconds() - last_progress_ >= 0.5) Progress(false);
 }
 
@@ -130,6 +146,18 @@ SimResult<void> Run::WriteConfigs() {
     }
     c.guest.kind = guest_kind_;
     c.guest.test_guest = image_;
+    if (guest_kind_ == "linux") {
+      c.guest.kernel = o_.kernel;
+      c.guest.initrd = o_.initrd;
+      // The image's /init reads the test guest's keys (scripts/linux-guest/init).
+      const std::string prefix = sc_.client_cidr.substr(sc_.client_cidr.find('/') + 1);
+      const uint32_t bits = static_cast<uint32_t>(std::stoul(prefix));
+      const uint32_t mask = bits == 0 ? 0 : ~uint32_t{0} << (32 - bits);
+      char m[16];
+      std::snprintf(m, sizeof m, "%u.%u.%u.%u", mask >> 24, (mask >> 16) & 255, (mask >> 8) & 255, mask & 255);
+      c.guest.cmdline = "console=ttyS0 ip=" + sc_.guest_ip + " mask=" + m + " gw=" + topology_->client_address() +
+                        " mac=" + sc_.guest_mac;
+    }
     c.guest.ip = sc_.guest_ip;
     c.guest.mac = sc_.guest_mac;
     c.witness.endpoints = {etcd_->endpoint()};
@@ -161,6 +189,14 @@ SimResult<void> Run::SetUp() {
   if (guest_kind_ == "test" && access(image_.c_str(), R_OK) != 0) {
     return SimFail(SimErrc::kScenario, "test guest image '" + image_ + "' not found");
   }
+  if (guest_kind_ == "linux") {
+    if (!kvm) return SimFail(SimErrc::kScenario, "guest = \"linux\" needs a usable /dev/kvm");
+    for (const auto* f : {&o_.kernel, &o_.initrd}) {
+      if (f->empty() || access(f->c_str(), R_OK) != 0)
+        return SimFail(SimErrc::kScenario, "guest = \"linux\" needs --kernel and --initrd (scripts/linux-guest/build-image.sh); '" +
+                                               *f + "' is not readable");
+    }
+  }
   for (const auto& m : CleanStale()) std::fprintf(stderr, "twinstep sim: %s\n", m.c_str());
   id_ = RunId();
   out_dir_ = o_.out_dir.empty() ? "sim-out/" + sc_.name : o_.out_dir;
@@ -171,7 +207,7 @@ SimResult<void> Run::SetUp() {
   // Files of an earlier run in the same directory would mix into this report.
   for (const auto& e : std::filesystem::directory_iterator(out_dir_, ec)) {
     const std::string f = e.path().filename().string();
-    if (f.rfind("node-", 0) == 0 || f == "report.json" || f == "summary.txt" || f == "timeline.svg" ||
+    if (f.rfind("node-", 0) == 0 || f.rfind("client-", 0) == 0 || f == "report.json" || f == "summary.txt" || f == "timeline.svg" ||
         f == "requests.csv")
       std::filesystem::remove(e.path(), ec);
   }
@@ -312,6 +348,19 @@ bool Run::DoStep(const Step& s, StepLog* log) {
     case Action::kSleep:
       TickUntil(NowSeconds() + s.seconds, [] { return false; });
       return !Interrupted() || fail("interrupted");
+    case Action::kClient: {
+      Client c;
+      c.command = s.command;
+      c.log = out_dir_ + "/client-" + std::to_string(clients_.size() + 1) + ".log";
+      setenv("GUEST_IP", sc_.guest_ip.c_str(), 1);
+      setenv("OUT", out_dir_.c_str(), 1);
+      auto pid = SpawnLogged({"sh", "-c", s.command}, c.log, topology_->lan_netns());
+      if (!pid) return fail(pid.error().Message());
+      c.pid = *pid;
+      log->detail = "log " + c.log;
+      clients_.push_back(std::move(c));
+      return true;
+    }
   }
   return true;
 }
@@ -331,7 +380,15 @@ void Run::Finish() {
   check("no output released twice (replies beyond sends)", t.duplicate_replies <= x.max_duplicate_replies,
         t.duplicate_replies, "<=", x.max_duplicate_replies);
   check("acknowledged writes", t.acked_writes >= x.min_acked_writes, t.acked_writes, ">=", x.min_acked_writes);
-  check("every written key read back", load_ran_ && t.verify_unanswered == 0, t.verify_unanswered, "==", 0);
+  if (load_ran_) check("every written key read back", t.verify_unanswered == 0, t.verify_unanswered, "==", 0);
+  for (size_t i = 0; i < clients_.size(); ++i) {
+    const Client& c = clients_[i];
+    const bool exited = c.status >= 0 && WIFEXITED(c.status);
+    const int code = exited ? WEXITSTATUS(c.status) : -1;
+    report_.checks.push_back({"client " + std::to_string(i + 1) + " `" + c.command + "`", exited && code == 0,
+                              (exited ? "exit code " + std::to_string(code) : std::string("killed or timed out")) +
+                                  " (expected 0); its output: " + c.log});
+  }
   if (x.min_failovers) check("failovers", c.failovers >= x.min_failovers, c.failovers, ">=", x.min_failovers);
   if (x.min_divergences)
     check("divergences", c.divergences >= x.min_divergences, c.divergences, ">=", x.min_divergences);
@@ -378,6 +435,17 @@ int Run::Execute() {
     }
   }
   if (report_.aborted.empty()) TickUntil(t0_ + sc_.duration_s, [] { return false; });
+  // Client commands finish on their own, within the scenario's timeout.
+  TickUntil(t0_ + sc_.timeout_s, [&] {
+    return std::all_of(clients_.begin(), clients_.end(), [](const Client& c) { return c.done; });
+  });
+  for (auto& c : clients_) {
+    if (!c.done) {
+      Terminate(c.pid, 1000);
+      c.done = true;
+      c.status = -1;
+    }
+  }
   if (Interrupted()) report_.aborted = "interrupted";
   if (load_running_) workload_->Stop();
   if (load_ran_ && !Interrupted()) {

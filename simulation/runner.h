@@ -13,6 +13,7 @@ struct RunOptions {
   std::string out_dir;    // empty: sim-out/<scenario name>
   std::string twinstep;   // the twinstep binary that runs the nodes
   std::string test_guest; // the test guest image, unless the scenario names one
+  std::string kernel, initrd;  // guest = "linux": the kernel and initramfs (scripts/linux-guest/build-image.sh)
   bool progress = true;   // the progress line on stderr
   const std::atomic<bool>* interrupted = nullptr;  // set by SIGINT/SIGTERM
 };

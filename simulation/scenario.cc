@@ -212,6 +212,7 @@ const char* ActionName(Action a) {
     case Action::kLoadStart: return "load";
     case Action::kLoadStop: return "load";
     case Action::kSleep: return "sleep";
+    case Action::kClient: return "client";
   }
   return "?";
 }
@@ -321,6 +322,10 @@ SimResult<Step> ParseStep(const std::string& text) {
     } else {
       return Bad("usage: load start|stop");
     }
+  } else if (verb == "client") {
+    s.action = Action::kClient;
+    if (w.size() < 2) return Bad("usage: client SHELL-COMMAND (run in the LAN namespace; $GUEST_IP, $OUT are set)");
+    s.command = text.substr(text.find_first_not_of(' ', text.find("client") + 6));
   } else if (verb == "sleep") {
     s.action = Action::kSleep;
     TRY(arity(2, "sleep SECONDS"));
@@ -328,7 +333,7 @@ SimResult<Step> ParseStep(const std::string& text) {
   } else {
     return Bad("unknown action '" + verb +
                "' (start, restart, stop, kill9, sigstop, sigcont, slow, wait, expect, cut-sync, restore-sync, "
-               "sync-loss, corrupt, checkpoint, load, sleep)");
+               "sync-loss, corrupt, checkpoint, load, sleep, client)");
   }
   return s;
 }
@@ -356,8 +361,8 @@ SimResult<Scenario> ParseScenario(std::string_view text, const std::string& name
   TRY(top.Get<std::string>("sync_link", &sc.sync_link));
   if (sc.sync_link != "veth" && sc.sync_link != "memif")
     return top.Fail(*root.get("sync_link"), "sync_link", "'" + sc.sync_link + "' is not one of veth / memif");
-  if (sc.guest != "auto" && sc.guest != "test" && sc.guest != "soft")
-    return top.Fail(*root.get("guest"), "guest", "'" + sc.guest + "' is not one of auto / test / soft");
+  if (sc.guest != "auto" && sc.guest != "test" && sc.guest != "soft" && sc.guest != "linux")
+    return top.Fail(*root.get("guest"), "guest", "'" + sc.guest + "' is not one of auto / test / soft / linux");
   if (sc.mode != "pair" && sc.mode != "solo-vm" && sc.mode != "solo-qemu")
     return top.Fail(*root.get("mode"), "mode", "'" + sc.mode + "' is not one of pair / solo-vm / solo-qemu");
   for (const char* table : {"workload", "node", "expect"}) {

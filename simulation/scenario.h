@@ -18,7 +18,7 @@ inline constexpr const char* kNodeNames[2] = {"node-a", "node-b"};
 
 enum class Action {
   kStart, kRestart, kStop, kKill9, kSigstop, kSigcont, kSlow, kWait, kExpect,
-  kCutSync, kRestoreSync, kSyncLoss, kCorrupt, kCheckpoint, kLoadStart, kLoadStop, kSleep,
+  kCutSync, kRestoreSync, kSyncLoss, kCorrupt, kCheckpoint, kLoadStart, kLoadStop, kSleep, kClient,
 };
 const char* ActionName(Action a);
 
@@ -40,6 +40,7 @@ struct Step {
   uint64_t gpa = 0;          // corrupt: the address, or the offset from gpa_symbol
   uint64_t len = 0;          // corrupt
   uint32_t run_ms = 0, stop_ms = 0;  // slow; both 0 = off
+  std::string command;       // client: a shell command run in the LAN namespace
 };
 
 // Limits on the outcome, checked at the end of the run.
@@ -75,7 +76,7 @@ struct Scenario {
   std::string client_cidr = "10.77.0.1/24";
   std::string test_guest;
   std::string sync_link = "veth";  // veth (af_packet over a veth pair) | memif (shared memory)
-  std::string guest = "auto";  // test (KVM), soft (no VM), auto: test where /dev/kvm works, else soft    // the guest image; empty = the one built with twinstep
+  std::string guest = "auto";  // test (KVM), soft (no VM), linux (KVM; --kernel, --initrd), auto: test where /dev/kvm works, else soft
   WorkloadConfig workload;
   NodeSettings node;
   Expectations expect;

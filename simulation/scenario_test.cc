@@ -25,6 +25,9 @@ TEST(ScenarioTest, EveryShippedScenarioLoads) {
     ++n;
   }
   EXPECT_GE(n, 6);
+  auto hw = LoadScenario(TWINSTEP_HWTEST_SCENARIO);  // run only on hardware KVM: its mistakes would show late
+  ASSERT_TRUE(hw.has_value()) << hw.error().Message();
+  EXPECT_EQ(hw->guest, "linux");
 }
 
 TEST(ScenarioTest, NodeTableSetsTheNodeConfigAndKeepsItsDefaults) {
@@ -48,7 +51,7 @@ TEST(ScenarioTest, NodeRangesAndChoicesAreTheNodeConfigs) {
 
 TEST(ScenarioTest, MistakesNameFileLineAndKey) {
   EXPECT_EQ(ErrorOf("nmae = \"x\"\n"), "t.toml:1: nmae: unknown key");
-  EXPECT_EQ(ErrorOf("guest = \"vm\"\n"), "t.toml:1: guest: 'vm' is not one of auto / test / soft");
+  EXPECT_EQ(ErrorOf("guest = \"vm\"\n"), "t.toml:1: guest: 'vm' is not one of auto / test / soft / linux");
   EXPECT_EQ(ErrorOf("[workload]\nrate = 0\n"), "t.toml:2: workload.rate: out of range [1, 1e+06]");
   EXPECT_EQ(ErrorOf("[[step]]\ndo = \"kill9 node-c\"\n"),
             "t.toml:2: step[0].do: 'node-c' is not a node (node-a, node-b)");
@@ -77,6 +80,10 @@ TEST(ScenarioTest, StepsParse) {
   EXPECT_FALSE(ParseStep("wait node-a role=leader").has_value());
   EXPECT_FALSE(ParseStep("corrupt node-a 0x1000 0").has_value());
   EXPECT_FALSE(ParseStep("teleport node-a").has_value());
+  auto cl = ParseStep("client  curl -sf http://$GUEST_IP/ -o $OUT/x");
+  ASSERT_TRUE(cl.has_value());
+  EXPECT_EQ(cl->command, "curl -sf http://$GUEST_IP/ -o $OUT/x");
+  EXPECT_FALSE(ParseStep("client").has_value());
 }
 
 }  // namespace
