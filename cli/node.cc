@@ -3,6 +3,7 @@
 // replication controller — driven by the node's TOML config (docs/config.md,
 // docs/replication.md).
 #include <arpa/inet.h>
+#include <malloc.h>
 #include <signal.h>
 
 #include <atomic>
@@ -126,6 +127,11 @@ host::Result<Guest> MakeGuest(const config::NodeConfig& c, const replication::Co
 }
 
 int RunNode(const NodeOptions& o) {
+  // Checkpoint images and comparator tables are megabytes, allocated and
+  // freed at every checkpoint: keep them in the heap rather than fresh mmaps,
+  // whose page faults cost tens of ms per checkpoint (more inside a VM).
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  mallopt(M_TRIM_THRESHOLD, 256 << 20);
   auto loaded = config::LoadNodeConfig(o.config);
   if (!loaded) return Fail(loaded.error().Message());
   config::NodeConfig c = *loaded;

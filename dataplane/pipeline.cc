@@ -87,6 +87,7 @@ Pipeline::~Pipeline() {
 
 void Pipeline::SetRole(Role role, uint64_t now_ns) {
   if (role == role_) return;
+  timeouts_suspended_ = false;
   if (role_ == Role::kPrimary && role == Role::kSolo) comparator_->ReleaseAll(now_ns);  // secondary lost
   if (role_ == Role::kSecondary && role == Role::kSolo) tcp_.set_translate_outputs(true);  // failover
   // Input numbers go on from the last mirrored input: the backend skips
@@ -97,6 +98,7 @@ void Pipeline::SetRole(Role role, uint64_t now_ns) {
 }
 
 void Pipeline::CheckpointDone(uint64_t epoch, uint64_t now_ns, std::unique_ptr<compare::Comparator>* fresh) {
+  timeouts_suspended_ = false;
   if (role_ == Role::kPrimary) {
     // Both replicas number each flow's outputs from 0 again: the secondary
     // clears its digester, the primary takes a fresh comparator (whose
@@ -378,7 +380,7 @@ size_t Pipeline::PollSync(uint64_t now_ns) {
 }
 
 void Pipeline::Timers(uint64_t now_ns) {
-  if (role_ == Role::kPrimary && now_ns - last_advance_ns_ >= config_.advance_interval_ns) {
+  if (role_ == Role::kPrimary && !timeouts_suspended_ && now_ns - last_advance_ns_ >= config_.advance_interval_ns) {
     last_advance_ns_ = now_ns;
     comparator_->Advance(now_ns);
   }

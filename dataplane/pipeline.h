@@ -163,6 +163,11 @@ class Pipeline final : public compare::VerdictSink, public RecordSink {
   // Sends one frame of our own on the client port (a gratuitous ARP).
   bool SendClientFrame(std::span<const uint8_t> frame);
   void set_priority_tap(PriorityFrameTap* tap) { priority_tap_ = tap; }
+  // A primary starting a checkpoint: its guest is paused while the
+  // secondary's runs on until it hears of it, so records without their event
+  // are expected; the checkpoint settles them. Until CheckpointDone or a role
+  // change, no compare timeout runs.
+  void SuspendCompareTimeouts() { timeouts_suspended_ = true; }
   // Runs the compare timeouts now (PollOnce also does, every advance_interval_ns).
   void AdvanceComparator(uint64_t now_ns) {
     now_ns_ = now_ns;
@@ -217,6 +222,7 @@ class Pipeline final : public compare::VerdictSink, public RecordSink {
   std::unique_ptr<SyncPortTx> sync_tx_;
   std::unique_ptr<SyncLink> link_;
   compare::ComparatorFactory make_comparator_;
+  bool timeouts_suspended_ = false;
   std::unique_ptr<compare::Comparator> comparator_;
   std::vector<digest::Digester::Slot> digester_slots_;
   digest::Digester digester_;  // the secondary's

@@ -60,7 +60,7 @@ struct NodeConfig {
   } guest;
   struct Replication {
     std::string comparator = "software";
-    int64_t checkpoint_period_ms = 100;
+    int64_t checkpoint_period_ms = 1000;
     int64_t dirty_page_bound = 16384;
     int64_t compare_timeout_us = 2000;
     int64_t heartbeat_interval_ms = 10;

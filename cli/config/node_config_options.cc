@@ -130,7 +130,7 @@ const OptionSpec kOptions[] = {
 
     {"replication", "comparator", "Output comparator backend: software, rtl (Verilator model) or xrt (FPGA card)",
      TS_FIELD(replication.comparator), 0, 0, "software|rtl|xrt"},
-    {"replication", "checkpoint_period_ms", "Take a checkpoint at least this often, in ms; 0 = only on divergence and the dirty bound",
+    {"replication", "checkpoint_period_ms", "Take a checkpoint at least this often, in ms (each pauses both guests for a few ms); 0 = only on divergence and the dirty bound",
      TS_FIELD(replication.checkpoint_period_ms), 0, 3600000},
     {"replication", "dirty_page_bound", "Take a checkpoint when this many 4 KiB guest pages are dirty; 0 = no bound",
      TS_FIELD(replication.dirty_page_bound), 0, 67108864},

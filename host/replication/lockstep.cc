@@ -244,6 +244,7 @@ void Controller::Checkpoint(CheckpointKind kind) {
   PauseGuest();
   WaitGuestOutputsDrained();
   backend_.TakeQueued();
+  Post([this](uint64_t) { pipeline_.SuspendCompareTimeouts(); });
   Send(ControlOp::kCheckpointPrepare, epoch, static_cast<uint64_t>(kind));
   auto list = WaitFor(
       [](const Message& m) {
