@@ -145,6 +145,7 @@ int RunNode(const NodeOptions& o) {
   cc.join_probe_ns = static_cast<uint64_t>(c.replication.join_probe_ms) * 1'000'000;
   cc.checkpoint_period_ns = static_cast<uint64_t>(c.replication.checkpoint_period_ms) * 1'000'000;
   cc.dirty_page_bound = static_cast<uint64_t>(c.replication.dirty_page_bound);
+  cc.checkpoint_timeout_ns = static_cast<uint64_t>(c.replication.checkpoint_timeout_ms) * 1'000'000;
   in_addr ip{};
   if (!ParseMac(c.guest.mac, cc.guest_mac) || inet_pton(AF_INET, c.guest.ip.c_str(), &ip) != 1) {
     return Fail(o.config + ": guest.mac / guest.ip: not a MAC and an IPv4 address");

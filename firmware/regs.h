@@ -39,6 +39,7 @@ enum class HostCommand : uint32_t {
   kWitnessDeny = 7,     // seq: request answered
   kWitnessUnavailable = 8,
   kLeaseExpired = 9,
+  kPeerHostUnresponsive = 10,  // our host: the peer's host stopped answering the protocol (its NIC still beats)
 };
 
 }  // namespace twinstep::firmware

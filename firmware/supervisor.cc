@@ -144,6 +144,9 @@ void Supervisor::CheckMailbox() {
     case HostCommand::kStop: Apply(now, Event::kStop, 0); return;
     case HostCommand::kRestart: Apply(now, Event::kRestart, 0); return;
     case HostCommand::kLeaseExpired: Apply(now, Event::kLeaseExpired, 0); return;
+    // The peer's NIC beats but its host does not do its part (a checkpoint
+    // unanswered): the same as its NIC reporting the host dead.
+    case HostCommand::kPeerHostUnresponsive: Apply(now, Event::kPeerHostDead, 0); return;
     case HostCommand::kWitnessGrant:
     case HostCommand::kWitnessDeny:
     case HostCommand::kWitnessUnavailable:

@@ -83,6 +83,23 @@ TEST(SupervisorTest, HostOsDeathSeenThroughDoorbell) {
   EXPECT_FALSE(p.split_brain_seen);
 }
 
+// The secondary's host stops answering the replication protocol while its NIC
+// and doorbell go on: the primary's host reports it, the primary wins the
+// witness, and the secondary sees the newer epoch and fences.
+TEST(SupervisorTest, PeerHostReportedUnresponsiveByOurHost) {
+  Pair p;
+  p.FormPair();
+  p.a.hal.PostCommand(HostCommand::kPeerHostUnresponsive);
+  p.RunFor(10 * kMs);
+  EXPECT_EQ(Accepted(p.a, Event::kPeerHostDead), 1u);
+  EXPECT_EQ(Accepted(p.a, Event::kPeerSuspected), 0u) << "heartbeats never stopped";
+  EXPECT_EQ(p.a.sup.role(), Role::kSolo);
+  EXPECT_EQ(p.a.sup.epoch(), 2u);
+  EXPECT_EQ(p.b.sup.role(), Role::kFenced);
+  EXPECT_FALSE(p.b.sup.gate_open());
+  EXPECT_FALSE(p.split_brain_seen);
+}
+
 class CutLinkTest : public ::testing::TestWithParam<int> {};
 
 // Both alive, link cut: both suspect, both ask; exactly one wins, the other fences.

@@ -348,6 +348,12 @@ bool Run::DoStep(const Step& s, StepLog* log) {
     case Action::kSleep:
       TickUntil(NowSeconds() + s.seconds, [] { return false; });
       return !Interrupted() || fail("interrupted");
+    case Action::kStall: {
+      auto r = n->Control("stall " + std::to_string(s.stall_ms));
+      if (!r) return fail(r.error().Message());
+      log->detail = *r;
+      return r->find("\"ok\"") != std::string::npos || fail("the node refused: " + *r);
+    }
     case Action::kClient: {
       Client c;
       c.command = s.command;

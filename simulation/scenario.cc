@@ -131,6 +131,7 @@ constexpr std::pair<const char*, const char*> kNodeKeys[] = {
     {"heartbeat_interval_ms", "replication.heartbeat_interval_ms"},
     {"heartbeat_miss_k", "replication.heartbeat_miss_k"},
     {"join_probe_ms", "replication.join_probe_ms"},
+    {"checkpoint_timeout_ms", "replication.checkpoint_timeout_ms"},
     {"lease_ttl_s", "witness.lease_ttl_s"},
 };
 
@@ -213,6 +214,7 @@ const char* ActionName(Action a) {
     case Action::kLoadStop: return "load";
     case Action::kSleep: return "sleep";
     case Action::kClient: return "client";
+    case Action::kStall: return "stall";
   }
   return "?";
 }
@@ -313,6 +315,15 @@ SimResult<Step> ParseStep(const std::string& text) {
     } else {
       return Bad("usage: slow NODE RUN_MS STOP_MS (1..60000 each) | slow NODE off");
     }
+  } else if (verb == "stall") {
+    s.action = Action::kStall;
+    TRY(arity(3, "stall NODE MS (1..600000: the node's control thread stops; its NIC goes on beating)"));
+    auto n = node(1);
+    if (!n) return MakeUnexpected(n.error());
+    s.node = *n;
+    uint64_t ms = 0;
+    if (!ParseU64(w[2], &ms) || ms == 0 || ms > 600000) return Bad("'" + w[2] + "': MS is 1 to 600000");
+    s.stall_ms = static_cast<uint32_t>(ms);
   } else if (verb == "load") {
     TRY(arity(2, "load start|stop"));
     if (w[1] == "start") {
@@ -333,7 +344,7 @@ SimResult<Step> ParseStep(const std::string& text) {
   } else {
     return Bad("unknown action '" + verb +
                "' (start, restart, stop, kill9, sigstop, sigcont, slow, wait, expect, cut-sync, restore-sync, "
-               "sync-loss, corrupt, checkpoint, load, sleep, client)");
+               "sync-loss, corrupt, checkpoint, load, sleep, client, stall)");
   }
   return s;
 }

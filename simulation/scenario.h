@@ -18,7 +18,7 @@ inline constexpr const char* kNodeNames[2] = {"node-a", "node-b"};
 
 enum class Action {
   kStart, kRestart, kStop, kKill9, kSigstop, kSigcont, kSlow, kWait, kExpect,
-  kCutSync, kRestoreSync, kSyncLoss, kCorrupt, kCheckpoint, kLoadStart, kLoadStop, kSleep, kClient,
+  kCutSync, kRestoreSync, kSyncLoss, kCorrupt, kCheckpoint, kLoadStart, kLoadStop, kSleep, kClient, kStall,
 };
 const char* ActionName(Action a);
 
@@ -40,6 +40,7 @@ struct Step {
   uint64_t gpa = 0;          // corrupt: the address, or the offset from gpa_symbol
   uint64_t len = 0;          // corrupt
   uint32_t run_ms = 0, stop_ms = 0;  // slow; both 0 = off
+  uint32_t stall_ms = 0;     // stall: the node's control thread stops this long
   std::string command;       // client: a shell command run in the LAN namespace
 };
 

@@ -84,6 +84,10 @@ TEST(ScenarioTest, StepsParse) {
   ASSERT_TRUE(cl.has_value());
   EXPECT_EQ(cl->command, "curl -sf http://$GUEST_IP/ -o $OUT/x");
   EXPECT_FALSE(ParseStep("client").has_value());
+  auto st = ParseStep("stall node-b 4000");
+  ASSERT_TRUE(st.has_value());
+  EXPECT_EQ(st->stall_ms, 4000u);
+  EXPECT_FALSE(ParseStep("stall node-b 0").has_value());
 }
 
 }  // namespace

@@ -61,6 +61,7 @@ struct NodeConfig {
   struct Replication {
     std::string comparator = "software";
     int64_t checkpoint_period_ms = 1000;
+    int64_t checkpoint_timeout_ms = 5000;
     int64_t dirty_page_bound = 16384;
     int64_t compare_timeout_us = 2000;
     int64_t heartbeat_interval_ms = 10;

@@ -132,6 +132,8 @@ const OptionSpec kOptions[] = {
      TS_FIELD(replication.comparator), 0, 0, "software|rtl|xrt"},
     {"replication", "checkpoint_period_ms", "Take a checkpoint at least this often, in ms (each pauses both guests for a few ms); 0 = only on divergence and the dirty bound",
      TS_FIELD(replication.checkpoint_period_ms), 0, 3600000},
+    {"replication", "checkpoint_timeout_ms", "A peer that leaves a checkpoint step unanswered this long, in ms, while its heartbeats go on is reported dead to the supervisor (the witness decides)",
+     TS_FIELD(replication.checkpoint_timeout_ms), 10, 600000},
     {"replication", "dirty_page_bound", "Take a checkpoint when this many 4 KiB guest pages are dirty; 0 = no bound",
      TS_FIELD(replication.dirty_page_bound), 0, 67108864},
     {"replication", "compare_timeout_us", "A held output whose peer record has not come within this many us is a divergence",

@@ -251,6 +251,10 @@ std::optional<Controller::Message> Controller::WaitFor(const std::function<bool(
 }
 
 void Controller::Housekeep() {
+  while (dataplane::NowNs() < stall_until_ns_.load() && !stop_->load()) {
+    timespec ts{0, 1'000'000};
+    nanosleep(&ts, nullptr);
+  }
   FollowSupervisor();
   Message* m;
   while (inbox_.pop(m)) {
@@ -324,6 +328,15 @@ void Controller::FollowSupervisor() {
 void Controller::SetPipelineRole(Role role) {
   PostAndWait([this, role](uint64_t now) { pipeline_.SetRole(role, now); });
   role_ = role;
+  peer_reported_dead_ = false;
+}
+
+void Controller::PeerUnresponsive(const std::string& what) {
+  log_.Emit("error", {{"message", "the peer left " + what + " unanswered for " +
+                                      std::to_string(config_.checkpoint_timeout_ns / 1'000'000) +
+                                      " ms while its heartbeats go on: reporting its host dead to the supervisor"}});
+  peer_reported_dead_ = true;
+  firmware_.agent().Post(firmware::HostCommand::kPeerHostUnresponsive);
 }
 
 void Controller::GatherDirty() {
@@ -415,7 +428,8 @@ StopReason Controller::Run(const std::atomic<bool>& stop, std::string* error) {
           break;
       }
     }
-    if (role_ == Role::kPrimary && fw_role_ == firmware::Role::kPrimary && guest_running_ && fatal_.empty()) {
+    if (role_ == Role::kPrimary && fw_role_ == firmware::Role::kPrimary && guest_running_ && fatal_.empty() &&
+        !peer_reported_dead_) {
       const uint64_t now = dataplane::NowNs();
       if (divergence_seen_) {
         Checkpoint(wire::CheckpointKind::kDivergence);
@@ -496,6 +510,12 @@ std::string Controller::HandleRequest(const std::string& request) {
     });
     log_.Emit("fault", {{"what", "drop-sync"}, {"ppm", ppm}});
     reply = {{"ok", true}};
+  } else if (verb == "stall") {
+    uint64_t ms = 0;
+    if (!(in >> ms) || ms == 0 || ms > 600'000) return ErrorReply("usage: stall MS (1 to 600000: the control thread stops)");
+    stall_until_ns_ = dataplane::NowNs() + ms * 1'000'000;
+    log_.Emit("fault", {{"what", "stall"}, {"ms", ms}});
+    reply = {{"ok", true}};
   } else if (verb == "checkpoint") {
     if (status_role_.load() != static_cast<int>(firmware::Role::kPrimary)) {
       return ErrorReply("checkpoint: only a primary takes checkpoints");
@@ -503,7 +523,7 @@ std::string Controller::HandleRequest(const std::string& request) {
     checkpoint_requested_ = true;
     reply = {{"ok", true}};
   } else {
-    return ErrorReply("unknown request '" + verb + "' (status, checkpoint, corrupt GPA LEN, drop-sync PPM)");
+    return ErrorReply("unknown request '" + verb + "' (status, checkpoint, corrupt GPA LEN, drop-sync PPM, stall MS)");
   }
   return reply.dump();
 }

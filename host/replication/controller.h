@@ -45,6 +45,7 @@ struct ControllerConfig {
   uint64_t join_probe_ns = 1'000'000'000;
   uint64_t checkpoint_period_ns = 100'000'000;  // 0: no periodic checkpoints
   uint64_t dirty_page_bound = 16384;            // 0: no bound
+  uint64_t checkpoint_timeout_ns = 5'000'000'000;  // a checkpoint step unanswered this long: the peer's host is dead
   uint32_t precopy_max_rounds = 8;              // join: dirty rounds before the stop-and-copy
   uint64_t precopy_stop_pages = 256;            // join: stop-and-copy once a round is this small
   uint8_t guest_mac[6] = {0x52, 0x54, 0x00, 0x77, 0x00, 0x10};
@@ -139,6 +140,9 @@ class Controller final : public dataplane::ReplicationEvents {
   void Checkpoint(wire::CheckpointKind kind);
   void FollowCheckpoint(const wire::Control& prepare);
   void AnnounceGuest();
+  // A checkpoint step the peer left unanswered while its NIC still beats:
+  // the supervisor is told its host is dead, and the witness decides.
+  void PeerUnresponsive(const std::string& what);
   void Fatal(const std::string& what);
 
   ControllerConfig config_;
@@ -163,6 +167,8 @@ class Controller final : public dataplane::ReplicationEvents {
   uint64_t bulk_target_ = 0;
   bool divergence_seen_ = false;
   std::atomic<bool> checkpoint_requested_{false};
+  bool peer_reported_dead_ = false;  // PeerUnresponsive: no checkpoint until the roles change
+  std::atomic<uint64_t> stall_until_ns_{0};  // fault injection: the control thread stops (control socket `stall`)
 
   // Counters for `status` (control thread writes, any thread reads).
   std::atomic<uint64_t> checkpoints_{0};

@@ -246,12 +246,15 @@ void Controller::Checkpoint(CheckpointKind kind) {
   backend_.TakeQueued();
   Post([this](uint64_t) { pipeline_.SuspendCompareTimeouts(); });
   Send(ControlOp::kCheckpointPrepare, epoch, static_cast<uint64_t>(kind));
+  const uint64_t deadline = t0 + config_.checkpoint_timeout_ns;
+  auto timed_out = [&] { return primary() && !Stopping() && dataplane::NowNs() > deadline; };
   auto list = WaitFor(
       [](const Message& m) {
         return m.kind == Message::kBulkFailed || (m.kind == Message::kBulk && m.bulk_kind == CheckpointKind::kDirtyList);
       },
-      primary, "the secondary's dirty pages");
+      primary, "the secondary's dirty pages", deadline);
   if (!list || list->kind == Message::kBulkFailed) {
+    if (!list && timed_out()) PeerUnresponsive("checkpoint " + std::to_string(epoch) + "'s prepare");
     if (guest_running_ || ResumeGuest()) last_checkpoint_ns_ = dataplane::NowNs();
     return;
   }
@@ -273,8 +276,9 @@ void Controller::Checkpoint(CheckpointKind kind) {
       [&](const Message& m) {
         return m.kind == Message::kControl && m.control.op == ControlOp::kCheckpointApplied && m.control.arg0 == epoch;
       },
-      primary, "the secondary to load the checkpoint");
+      primary, "the secondary to load the checkpoint", deadline);
   if (!applied) {
+    if (timed_out()) PeerUnresponsive("checkpoint " + std::to_string(epoch) + "'s image");
     if (!guest_running_) ResumeGuest();
     return;
   }
@@ -308,12 +312,16 @@ void Controller::FollowCheckpoint(const wire::Control& prepare) {
   // Our own dirty pages too: the primary's copies of them replace ours.
   GatherDirty();
   QueueBulk(CheckpointKind::kDirtyList, EncodeFrames(dirty_.Members()));
+  const uint64_t deadline = t0 + config_.checkpoint_timeout_ns;
   auto image = WaitFor(
       [](const Message& m) {
         return m.kind == Message::kBulkFailed || (m.kind == Message::kBulk && IsCheckpointImage(m.bulk_kind));
       },
-      secondary, "the primary's checkpoint");
+      secondary, "the primary's checkpoint", deadline);
   if (!image) {
+    if (secondary() && !Stopping() && dataplane::NowNs() > deadline) {
+      PeerUnresponsive("checkpoint " + std::to_string(epoch) + ": no image after our dirty list");
+    }
     if (!guest_running_ && !Stopping()) ResumeGuest();  // failover: our own state goes on
     return;
   }
