@@ -413,6 +413,10 @@ SimResult<Scenario> ParseScenario(std::string_view text, const std::string& name
         return Bad(name + ":" + std::to_string(line) + ": " + prefix + "do: " + what +
                    " needs sync_link = \"veth\" (a memif link has no wire to cut)");
       }
+      if (sc.sync_link == "memif" && step->action == Action::kRestart) {
+        return Bad(name + ":" + std::to_string(line) + ": " + prefix + "do: " + what +
+                   " needs sync_link = \"veth\" (DPDK's memif client does not reconnect to a restarted server)");
+      }
       step->at_s = at;
       step->line = line;
       sc.steps.push_back(*step);
