@@ -144,6 +144,11 @@ std::string SummaryText(const RunReport& r) {
   std::snprintf(buf, sizeof buf, "  longest client-visible pause %.1f ms, from t=%.3f s\n", t.longest_gap_ms,
                 t.longest_gap_start_ns ? t.longest_gap_start_ns / 1e9 - r.t0 : 0.0);
   s << buf;
+  for (const auto& f : r.fault_pauses) {
+    std::snprintf(buf, sizeof buf, "  after '%s' at %.3f s: clients saw no reply for %.1f ms\n", f.step.c_str(),
+                  f.t - r.t0, f.pause_ms);
+    s << buf;
+  }
   s << "\nnodes: " << c.role_changes << " role changes, " << c.failovers << " failovers, " << c.joins << " joins, "
     << c.checkpoints << " checkpoints, " << c.divergences << " divergences, " << c.errors << " errors\n";
   for (const auto& e : r.events) {
@@ -190,6 +195,9 @@ SimResult<void> WriteReport(const RunReport& r) {
   j["counts"] = {{"failovers", c.failovers}, {"divergences", c.divergences}, {"checkpoints", c.checkpoints},
                  {"joins", c.joins},         {"role_changes", c.role_changes}, {"garps", c.garps},
                  {"errors", c.errors}};
+  nlohmann::json pauses = nlohmann::json::array();
+  for (const auto& f : r.fault_pauses) pauses.push_back({{"step", f.step}, {"t", f.t - r.t0}, {"pause_ms", f.pause_ms}});
+  j["fault_pauses"] = pauses;
   nlohmann::json ev = nlohmann::json::array();
   for (const auto& e : r.events) {
     nlohmann::json x = e.fields;

@@ -35,6 +35,14 @@ struct EventCounts {
 };
 EventCounts CountEvents(const std::vector<NodeEvent>& events);
 
+// A fault step and the longest pause the clients saw in the 5 s after it
+// (the failover gap, for a kill of the primary).
+struct FaultPause {
+  std::string step;
+  double t = 0;  // CLOCK_REALTIME seconds
+  double pause_ms = 0;
+};
+
 struct RunReport {
   const Scenario* scenario = nullptr;
   std::string out_dir;
@@ -45,6 +53,7 @@ struct RunReport {
   std::vector<NodeEvent> events;  // sorted by time
   std::vector<StepLog> steps;
   std::vector<CheckResult> checks;
+  std::vector<FaultPause> fault_pauses;
   std::string aborted;            // why the run stopped early, or empty
   bool Passed() const;
 };

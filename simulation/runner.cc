@@ -41,6 +41,19 @@ SimResult<uint64_t> SymbolAddress(const std::string& image, const std::string& s
   return SimFail(SimErrc::kScenario, "symbol '" + symbol + "' is not in " + image);
 }
 
+// What the clients see after a fault is measured over this long.
+constexpr int64_t kFaultPauseWindowNs = 5'000'000'000;
+
+bool IsFault(Action a) {
+  switch (a) {
+    case Action::kStop: case Action::kKill9: case Action::kSigstop: case Action::kSlow: case Action::kCutSync:
+    case Action::kSyncLoss: case Action::kCorrupt: case Action::kStall:
+      return true;
+    default:
+      return false;
+  }
+}
+
 class Run {
  public:
   Run(const RunOptions& o, Scenario sc) : o_(o), sc_(std::move(sc)) {}
@@ -431,6 +444,7 @@ int Run::Execute() {
       report_.checks.push_back({"step at line " + std::to_string(s.line) + ": " + s.text, true, "held"});
     }
     report_.steps.push_back(log);
+    if (ok && load_running_ && IsFault(s.action)) report_.fault_pauses.push_back({s.text, log.t, 0});
     if (!ok && s.action != Action::kExpect) {
       report_.aborted = "step '" + s.text + "' (line " + std::to_string(s.line) + ") failed: " + log.detail;
       break;
@@ -460,6 +474,10 @@ int Run::Execute() {
   }
   Tick();
   report_.totals = workload_->Totals();
+  for (auto& f : report_.fault_pauses) {
+    const auto from = static_cast<int64_t>(f.t * 1e9);
+    f.pause_ms = LongestReplyGapMs(workload_->records(), from, from + kFaultPauseWindowNs);
+  }
   // What the nodes do while the sim stops them (a secondary taking over from
   // a stopped primary) is not the scenario's: counts end here.
   report_.events.push_back(NodeEvent{NowSeconds(), "sim", "teardown", {{"source", "sim"}}});

@@ -324,7 +324,7 @@ void Workload::Loop(bool verify) {
 
 WorkloadTotals Workload::Totals() const {
   WorkloadTotals t;
-  std::vector<int64_t> lat, done;
+  std::vector<int64_t> lat;
   int64_t first_send = 0, last_send = 0;
   for (const auto& r : records_) {
     if (r.op == Op::kVerify) {
@@ -340,7 +340,6 @@ WorkloadTotals Workload::Totals() const {
         ++t.ok;
         if (r.op == Op::kSet) ++t.acked_writes;
         lat.push_back(r.done_ns - r.send_ns);
-        done.push_back(r.done_ns);
         break;
       case Outcome::kWrong: ++t.wrong; break;
       case Outcome::kServerError: ++t.server_errors; break;
@@ -359,19 +358,29 @@ WorkloadTotals Workload::Totals() const {
     auto pct = [&](double p) { return lat[std::min(lat.size() - 1, static_cast<size_t>(p * lat.size()))] / 1e3; };
     t.p50_us = pct(0.5), t.p99_us = pct(0.99), t.p999_us = pct(0.999), t.max_us = lat.back() / 1e3;
   }
-  // The longest pause the clients saw: the longest time between two replies
-  // while the load was running (requests go out every 1/rate s meanwhile).
+  t.longest_gap_ms = LongestReplyGapMs(records_, first_send, last_send, &t.longest_gap_start_ns);
+  return t;
+}
+
+double LongestReplyGapMs(const std::vector<RequestRecord>& records, int64_t from_ns, int64_t to_ns,
+                         int64_t* start_ns) {
+  // Requests go out every 1/rate s while the load runs, so a long time
+  // between two replies is a pause the clients saw.
+  std::vector<int64_t> done;
+  for (const auto& r : records) {
+    if (r.op != Op::kVerify && r.outcome == Outcome::kOk && r.done_ns >= from_ns) done.push_back(r.done_ns);
+  }
   std::sort(done.begin(), done.end());
-  int64_t prev = first_send;
+  int64_t prev = from_ns, longest = 0;
   for (int64_t d : done) {
-    if (d > last_send) break;
-    if (d - prev > t.longest_gap_ms * 1e6) {
-      t.longest_gap_ms = (d - prev) / 1e6;
-      t.longest_gap_start_ns = prev;
+    if (d > to_ns) break;
+    if (d - prev > longest) {
+      longest = d - prev;
+      if (start_ns) *start_ns = prev;
     }
     prev = d;
   }
-  return t;
+  return longest / 1e6;
 }
 
 }  // namespace twinstep::sim

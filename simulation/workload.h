@@ -61,6 +61,11 @@ struct WorkloadTotals {
   int64_t longest_gap_start_ns = 0;
 };
 
+// The longest time between two replies (of requests answered correctly) from
+// `from_ns` to `to_ns`, in ms; *start_ns: where it began.
+double LongestReplyGapMs(const std::vector<RequestRecord>& records, int64_t from_ns, int64_t to_ns,
+                         int64_t* start_ns = nullptr);
+
 class Workload {
  public:
   static SimResult<std::unique_ptr<Workload>> Create(const WorkloadConfig& config);
