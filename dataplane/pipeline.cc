@@ -65,7 +65,9 @@ Pipeline::Pipeline(const PipelineConfig& config, EthPort* client, EthPort* sync,
   std::copy(config.sync_peer_mac, config.sync_peer_mac + 6, sc.peer_mac);
   if (sync_) {
     std::copy(sync_->mac().addr_bytes, sync_->mac().addr_bytes + 6, sc.local_mac);
-    sync_tx_ = std::make_unique<SyncPortTx>(sync_, MbufPool());
+    // Jumbo sync frames are sent from mbufs that hold one whole (a null pool
+    // makes every Transmit fail: counted as tx_refused by the link).
+    sync_tx_ = std::make_unique<SyncPortTx>(sync_, PoolForFrames(sc.max_frame_bytes));
   }
   link_ = std::make_unique<SyncLink>(sc, sync_tx_ ? static_cast<FrameTx*>(sync_tx_.get()) : &g_null_tx, this);
   make_comparator_ = comparator ? comparator : [](const compare::ComparatorConfig& c, compare::VerdictSink* sink) {
@@ -361,8 +363,9 @@ size_t Pipeline::PollSync(uint64_t now_ns) {
     rte_mbuf* pkts[64];
     const uint16_t n = sync_->RxBurst(pkts, 64);
     for (uint16_t i = 0; i < n; ++i) {
-      if (!Contiguous(pkts[i])) continue;
-      const auto frame = Bytes(pkts[i]);
+      // A frame chained over several mbufs (a port not given jumbo RX
+      // buffers) is read into one contiguous copy.
+      const auto frame = View(pkts[i]);
       if (priority_tap_ && IsPriorityFrame(frame)) {
         priority_tap_->OnPriorityFrame(frame);
       } else {
