@@ -267,6 +267,9 @@ int main(int argc, char** argv) {
   if (mode == "throughput1") {
     Throughput(rig, Setup::kPairOneCore, 3.0);
   }
+  if (mode == "throughput2") {
+    Throughput(rig, Setup::kPair, 3.0);
+  }
   rig = Rig{};
   std::error_code ec;
   std::filesystem::remove_all(RuntimeDir(c.file_prefix), ec);  // DPDK leaves it behind
