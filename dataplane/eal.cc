@@ -9,6 +9,7 @@
 #include <atomic>
 #include <cstdio>
 #include <filesystem>
+#include <mutex>
 #include <set>
 
 #include <rte_dev.h>
@@ -151,6 +152,22 @@ bool RemoveRuntimeDir(const std::string& prefix) {
 
 bool EalInitialized() { return g_eal_done.load(); }
 ::rte_mempool* MbufPool() { return g_pool; }
+
+::rte_mempool* JumboMbufPool() {
+  // Sized for a sync port's RX ring plus a send window of frames in transit.
+  constexpr unsigned kJumboMbufs = 4095;
+  static std::mutex mu;
+  static ::rte_mempool* pool = nullptr;
+  std::lock_guard<std::mutex> lock(mu);
+  if (!pool && g_pool) {
+    pool = rte_pktmbuf_pool_create("twinstep_jumbo", kJumboMbufs, kPoolCache, 0,
+                                   static_cast<uint16_t>(RTE_PKTMBUF_HEADROOM + kJumboMbufDataBytes),
+                                   static_cast<int>(rte_socket_id()));
+  }
+  return pool;
+}
+
+::rte_mempool* PoolForFrames(uint32_t frame_bytes) { return frame_bytes <= kMbufDataBytes ? g_pool : JumboMbufPool(); }
 
 int g_input_seq_offset = -1;
 

@@ -79,6 +79,16 @@ Expected<void, EalError> InitEal(const EalConfig& config);
 bool EalInitialized();
 // The dataplane's shared mbuf pool (created by InitEal).
 ::rte_mempool* MbufPool();
+// Bytes of frame one MbufPool() mbuf holds (RTE_MBUF_DEFAULT_DATAROOM).
+inline constexpr uint32_t kMbufDataBytes = 2048;
+// A pool of mbufs that hold a whole jumbo sync frame (kJumboMbufDataBytes) in
+// one segment, made on first use (control path): sync ports with frames past
+// kMbufDataBytes receive into it, and their SyncPortTx allocates from it.
+inline constexpr uint32_t kJumboMbufDataBytes = 9216;
+::rte_mempool* JumboMbufPool();
+// The pool whose mbufs hold a frame of `frame_bytes` in one segment (null:
+// the jumbo pool could not be made).
+::rte_mempool* PoolForFrames(uint32_t frame_bytes);
 
 // Probes a port (rte_dev_probe) and returns its ethdev port id.
 Expected<uint16_t, EalError> ProbePort(const PortSpec& spec, EalMode mode);

@@ -43,7 +43,9 @@ Expected<std::unique_ptr<EthPort>, EalError> EthPort::Open(const PortSpec& spec,
   if (int rc = rte_eth_dev_adjust_nb_rx_tx_desc(*id, &rx_desc, &tx_desc); rc != 0) return fail("descriptors", rc);
   const int socket = rte_eth_dev_socket_id(*id);
   const unsigned sock = socket < 0 ? 0 : static_cast<unsigned>(socket);
-  if (int rc = rte_eth_rx_queue_setup(*id, 0, rx_desc, sock, nullptr, MbufPool()); rc != 0) return fail("RX queue", rc);
+  rte_mempool* rx_pool = PoolForFrames(options.max_rx_frame_bytes);
+  if (!rx_pool) return MakeUnexpected(EalError{EalErrc::kNoMemory, spec.role + " port '" + spec.device + "': jumbo mbuf pool: " + rte_strerror(rte_errno)});
+  if (int rc = rte_eth_rx_queue_setup(*id, 0, rx_desc, sock, nullptr, rx_pool); rc != 0) return fail("RX queue", rc);
   if (int rc = rte_eth_tx_queue_setup(*id, 0, tx_desc, sock, nullptr); rc != 0) return fail("TX queue", rc);
   // A memif client cannot start before its server's socket exists: retry a while.
   const uint64_t give_up_ns = NowNs() + static_cast<uint64_t>(options.start_retry_ms) * 1'000'000ull;

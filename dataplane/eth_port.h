@@ -18,6 +18,9 @@ struct EthPortOptions {
   uint16_t tx_desc = 1024;
   bool promiscuous = true;
   int start_retry_ms = 10000;  // a memif client waits this long for its server
+  // Largest frame the port receives; past kMbufDataBytes the RX queue fills
+  // jumbo mbufs so each frame stays one segment (a memif with bsize=9216).
+  uint32_t max_rx_frame_bytes = kMbufDataBytes;
 };
 
 struct EthPortStats {

@@ -208,6 +208,7 @@ class Pipeline final : public compare::VerdictSink, public RecordSink {
   size_t FlushClientTx();
   void DeliverToGuest(const wire::MirroredInput& in, uint64_t now_ns);
   bool SendDigest(const wire::OutputDigest& d, uint64_t now_ns);
+  rte_mbuf* AllocInputMbuf();
   std::span<const uint8_t> View(const rte_mbuf* m);
 
   PipelineConfig config_;
@@ -248,6 +249,12 @@ class Pipeline final : public compare::VerdictSink, public RecordSink {
 
   static constexpr size_t kMaxFrameBytes = 16384;  // jumbo frames, chained
   std::vector<uint8_t> scratch_;
+  wire::Record scratch_record_;  // the one record PollClient and SendDigest fill
+  // Secondary: mbufs for mirrored inputs, taken from the pool a burst at a
+  // time; [kStash - stash_count_, kStash) are unused.
+  static constexpr unsigned kStash = 32;
+  rte_mbuf* stash_[kStash] = {};
+  unsigned stash_count_ = 0;
   boost::lockfree::spsc_queue<Command> commands_{64};
   PipelineStats stats_;
 };

@@ -222,6 +222,50 @@ TEST(PipelineTest, ControllerSendsACheckpointThroughThePollHook) {
   Drain(primary, secondary, NowNs());
 }
 
+// Jumbo sync frames over a memif with 9 KiB buffers: received into one jumbo
+// mbuf each, or (a port opened with standard RX buffers) chained over several
+// mbufs and read whole. Either way the checkpoint arrives intact.
+TEST(PipelineTest, JumboSyncFramesCarryACheckpointWholeOrChained) {
+  struct Case {
+    const char* name;
+    uint32_t rx_frame_bytes;  // the RX pool: jumbo, or standard (chained frames)
+    int first_device;
+  };
+  for (const Case& c : {Case{"jumbo RX mbufs", 9014, 4}, Case{"chained RX mbufs", kMbufDataBytes, 6}}) {
+    SCOPED_TRACE(c.name);
+    const std::string sock = g_dir + "/jumbo" + std::to_string(c.first_device) + ".sock";
+    EthPortOptions po;
+    po.max_rx_frame_bytes = c.rx_frame_bytes;
+    auto a = EthPort::Open({"sync", "net_memif" + std::to_string(c.first_device), "role=server,id=0,bsize=9216,socket=" + sock},
+                           EalMode::kSimulation, po);
+    ASSERT_TRUE(a.has_value()) << a.error().Message();
+    auto b = EthPort::Open({"sync", "net_memif" + std::to_string(c.first_device + 1), "role=client,id=0,bsize=9216,socket=" + sock},
+                           EalMode::kSimulation, po);
+    ASSERT_TRUE(b.has_value()) << b.error().Message();
+    ASSERT_TRUE((*a)->WaitLinkUp(30000) && (*b)->WaitLinkUp(30000));
+    std::vector<uint8_t> image(300'000);
+    for (size_t i = 0; i < image.size(); ++i) image[i] = static_cast<uint8_t>(i * 13 + 1);
+    CheckpointController tx(image), rx;
+    GuestPort gp(MbufPool()), gs(MbufPool());
+    PipelineConfig pc;
+    pc.sync.max_frame_bytes = 9014;
+    pc.role = Role::kPrimary;
+    Pipeline primary(pc, g_null0.get(), a->get(), &gp, &tx);
+    pc.role = Role::kSecondary;
+    Pipeline secondary(pc, g_null1.get(), b->get(), &gs, &rx);
+    for (int i = 0; i < 2'000'000 && rx.receiver.state() != CheckpointReceiver::State::kComplete; ++i) {
+      primary.PollOnce(NowNs());
+      secondary.PollOnce(NowNs());
+    }
+    ASSERT_EQ(rx.receiver.state(), CheckpointReceiver::State::kComplete);
+    EXPECT_EQ(rx.receiver.data(), image);
+    const auto& st = primary.sync_link().stats();
+    EXPECT_GT(st.bytes_sent, 4096 * st.frames_sent);  // the frames were jumbo
+    EXPECT_EQ(secondary.sync_link().stats().malformed, 0u);
+    Drain(primary, secondary, NowNs());
+  }
+}
+
 TEST(PipelineTest, PrimaryGoingSoloReleasesWhatItHeld) {
   PipelineConfig pc;
   pc.role = Role::kPrimary;

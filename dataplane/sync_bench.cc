@@ -85,10 +85,16 @@ Expected<SyncBenchResult, EalError> MeasureSyncLinkLoopback(const SyncBenchOptio
                            std::to_string(run) + ".sock";
   End a, b;
   const std::string base = std::to_string(900 + 2 * run);
-  auto pa = EthPort::Open({"sync", "net_memif" + base, "role=server,id=0,socket=" + sock}, EalMode::kSimulation);
+  // Frames past one standard mbuf: memif buffers and RX mbufs that hold a
+  // whole frame, so no frame is chained or split.
+  const bool jumbo = o.frame_bytes > kMbufDataBytes;
+  const std::string bsize = jumbo ? ",bsize=" + std::to_string(kJumboMbufDataBytes) : "";
+  EthPortOptions po;
+  po.max_rx_frame_bytes = o.frame_bytes;
+  auto pa = EthPort::Open({"sync", "net_memif" + base, "role=server,id=0,socket=" + sock + bsize}, EalMode::kSimulation, po);
   if (!pa) return MakeUnexpected(pa.error());
-  auto pb = EthPort::Open({"sync", "net_memif" + std::to_string(901 + 2 * run), "role=client,id=0,socket=" + sock},
-                          EalMode::kSimulation);
+  auto pb = EthPort::Open({"sync", "net_memif" + std::to_string(901 + 2 * run), "role=client,id=0,socket=" + sock + bsize},
+                          EalMode::kSimulation, po);
   if (!pb) return MakeUnexpected(pb.error());
   a.port = std::move(*pa);
   b.port = std::move(*pb);
@@ -101,7 +107,9 @@ Expected<SyncBenchResult, EalError> MeasureSyncLinkLoopback(const SyncBenchOptio
   sc.window_frames = o.window_frames;
   if (!SyncLink::Validate(sc)) return MakeUnexpected(EalError{EalErrc::kBadConfig, "sync bench frame or window size"});
   for (End* e : {&a, &b}) {
-    e->tx = std::make_unique<SyncPortTx>(e->port.get(), MbufPool());
+    rte_mempool* pool = PoolForFrames(o.frame_bytes);
+    if (!pool) return MakeUnexpected(EalError{EalErrc::kNoMemory, "sync bench: jumbo mbuf pool"});
+    e->tx = std::make_unique<SyncPortTx>(e->port.get(), pool);
     e->link = std::make_unique<SyncLink>(sc, e->tx.get(), &e->sink);
   }
   SyncBenchResult res;
@@ -131,27 +139,47 @@ Expected<SyncBenchResult, EalError> MeasureSyncLinkLoopback(const SyncBenchOptio
   res.rtt_p99_us = Percentile(rtts, 0.99);
   res.rtt_p999_us = Percentile(rtts, 0.999);
 
-  // Bulk: one checkpoint image, chunked into whole frames.
+  // Bulk: one checkpoint image, chunked into whole frames, sent twice. The
+  // first transfer also faults in the receiver's buffer (a page fault per 4
+  // KiB, half its time on this VM); the second is the steady state of
+  // periodic checkpoints, whose receiver keeps its buffer. The sender's
+  // CRC-64 over the image is inside the timed part.
   std::vector<uint8_t> image(o.bulk_bytes);
   for (size_t i = 0; i < image.size(); ++i) image[i] = static_cast<uint8_t>(i * 131 + (i >> 12));
-  CheckpointSender sender(1, wire::CheckpointKind::kPeriodic, image, a.link->MaxRecordBody() - 16);
-  const uint64_t frames0 = a.link->stats().frames_sent;
-  const uint64_t t0 = NowNs(), cpu0 = ThreadCpuNs();
-  uint64_t now = t0;
-  const uint64_t give_up = t0 + 120'000'000'000ull;
-  while (b.sink.checkpoint.state() != CheckpointReceiver::State::kComplete &&
-         b.sink.checkpoint.state() != CheckpointReceiver::State::kFailed && now < give_up) {
-    now = NowNs();
-    sender.Pump(*a.link, now);
-    a.Poll(now);
-    b.Poll(now);
+  for (int pass = 0; pass < 2; ++pass) {
+    const uint64_t frames0 = a.link->stats().frames_sent;
+    const uint64_t t0 = NowNs(), cpu0 = ThreadCpuNs();
+    CheckpointSender sender(1 + static_cast<uint64_t>(pass), wire::CheckpointKind::kPeriodic, image,
+                            a.link->MaxRecordBody() - 16);
+    uint64_t now = t0;
+    const uint64_t give_up = t0 + 120'000'000'000ull;
+    bool started = false;
+    for (;;) {
+      const auto st = b.sink.checkpoint.state();
+      if (st == CheckpointReceiver::State::kReceiving) started = true;
+      if (started && st != CheckpointReceiver::State::kReceiving) break;
+      if (now >= give_up) break;
+      now = NowNs();
+      sender.Pump(*a.link, now);
+      a.Poll(now);
+      b.Poll(now);
+    }
+    const double secs = static_cast<double>(NowNs() - t0) / 1e9, cpu = static_cast<double>(ThreadCpuNs() - cpu0) / 1e9;
+    const bool ok = b.sink.checkpoint.state() == CheckpointReceiver::State::kComplete &&
+                    b.sink.checkpoint.checkpoint_id() == 1 + static_cast<uint64_t>(pass);
+    const double gbs = ok ? static_cast<double>(image.size()) / secs / 1e9 : 0;
+    const double gbs_cpu = ok ? static_cast<double>(image.size()) / cpu / 1e9 : 0;
+    if (pass == 0) {
+      res.cold_gbytes_per_s = gbs;
+      continue;
+    }
+    res.bulk_seconds = secs;
+    res.bulk_cpu_seconds = cpu;
+    res.digest_ok = ok && res.cold_gbytes_per_s > 0;
+    res.bulk_gbytes_per_s = gbs;
+    res.bulk_gbytes_per_cpu_s = gbs_cpu;
+    res.bulk_frames = a.link->stats().frames_sent - frames0;
   }
-  res.bulk_seconds = static_cast<double>(NowNs() - t0) / 1e9;
-  res.bulk_cpu_seconds = static_cast<double>(ThreadCpuNs() - cpu0) / 1e9;
-  res.digest_ok = b.sink.checkpoint.state() == CheckpointReceiver::State::kComplete;
-  res.bulk_gbytes_per_s = res.digest_ok ? static_cast<double>(image.size()) / res.bulk_seconds / 1e9 : 0;
-  res.bulk_gbytes_per_cpu_s = res.digest_ok ? static_cast<double>(image.size()) / res.bulk_cpu_seconds / 1e9 : 0;
-  res.bulk_frames = a.link->stats().frames_sent - frames0;
   res.retransmits = a.link->stats().retransmits + b.link->stats().retransmits;
   for (End* e : {&a, &b}) {
     e->link.reset();

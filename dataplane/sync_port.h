@@ -30,7 +30,7 @@ class SyncPortTx final : public FrameTx {
       return true;  // lost on the wire
     }
     if (n_ == kBurst) Flush();
-    rte_mbuf* m = rte_pktmbuf_alloc(pool_);
+    rte_mbuf* m = pool_ ? rte_pktmbuf_alloc(pool_) : nullptr;
     if (m == nullptr) return false;
     char* dst = rte_pktmbuf_append(m, static_cast<uint16_t>(frame.size()));
     if (dst == nullptr) {

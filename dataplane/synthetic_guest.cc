@@ -18,6 +18,27 @@ uint16_t IpChecksum(const uint8_t* h) {
 
 }  // namespace
 
+uint64_t& SyntheticGuest::FlowCount(uint64_t flow) {
+  if (2 * (flows_ + 1) > flow_slots_.size()) {
+    std::vector<FlowSlot> old(flow_slots_.size() * 2);
+    old.swap(flow_slots_);
+    flows_ = 0;
+    for (const FlowSlot& s : old) {
+      if (s.used) FlowCount(s.flow) = s.count;
+    }
+  }
+  const size_t mask = flow_slots_.size() - 1;
+  for (size_t i = (flow * 0x9E3779B97F4A7C15ull) >> 32 & mask;; i = (i + 1) & mask) {
+    FlowSlot& s = flow_slots_[i];
+    if (s.used && s.flow == flow) return s.count;
+    if (!s.used) {
+      s = FlowSlot{flow, 0, true};
+      ++flows_;
+      return s.count;
+    }
+  }
+}
+
 rte_mbuf* SyntheticGuest::Reply(const rte_mbuf* in) {
   const uint8_t* p = rte_pktmbuf_mtod(in, const uint8_t*);
   const size_t len = rte_pktmbuf_data_len(in);
@@ -32,7 +53,7 @@ rte_mbuf* SyntheticGuest::Reply(const rte_mbuf* in) {
   uint32_t ports = 0;
   std::memcpy(&ports, p + kEth + kIp, 4);
   flow ^= uint64_t{ports} * 0x9E3779B97F4A7C15ull;
-  const uint64_t count = flow_counts_[flow]++;
+  const uint64_t count = FlowCount(flow)++;
 
   const size_t out_len = kEth + kIp + kUdp + payload + kCountBytes;
   rte_mbuf* m = rte_pktmbuf_alloc(pool_);
