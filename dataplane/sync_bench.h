@@ -24,6 +24,7 @@ struct SyncBenchResult {
   double rtt_p50_us = 0, rtt_p99_us = 0, rtt_p999_us = 0;  // record there and a record back
   double bulk_gbytes_per_s = 0;                             // checkpoint payload bytes / s (second transfer)
   double cold_gbytes_per_s = 0;                             // the first, receiver buffer not yet faulted in
+  double cold_gbytes_per_cpu_s = 0;
   double bulk_seconds = 0;
   double bulk_cpu_seconds = 0;                              // CPU time the polling thread got
   double bulk_gbytes_per_cpu_s = 0;                         // payload bytes per CPU second

@@ -249,9 +249,9 @@ int main(int argc, char** argv) {
     }
     std::printf("sync round trip (record there + record back) p50 %.2f us  p99 %.2f us  p99.9 %.2f us\n", r->rtt_p50_us,
                 r->rtt_p99_us, r->rtt_p999_us);
-    std::printf("sync bulk %lu MiB in %.3f s wall (%.3f s CPU): %.3f GB/s wall, %.3f GB/s per CPU second; first transfer (cold receiver buffer) %.3f GB/s wall (%lu frames of %u bytes, %lu retransmits, digest %s)\n",
+    std::printf("sync bulk %lu MiB in %.3f s wall (%.3f s CPU): %.3f GB/s wall, %.3f GB/s per CPU second; first transfer (fresh receiver buffer) %.3f GB/s wall, %.3f per CPU second (%lu frames of %u bytes, %lu retransmits, digest %s)\n",
                 (unsigned long)(o.bulk_bytes >> 20), r->bulk_seconds, r->bulk_cpu_seconds, r->bulk_gbytes_per_s,
-                r->bulk_gbytes_per_cpu_s, r->cold_gbytes_per_s, (unsigned long)r->bulk_frames,
+                r->bulk_gbytes_per_cpu_s, r->cold_gbytes_per_s, r->cold_gbytes_per_cpu_s, (unsigned long)r->bulk_frames,
                 o.frame_bytes, (unsigned long)r->retransmits, r->digest_ok ? "ok" : "BAD");
   }
   if (mode == "sync") {
