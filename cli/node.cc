@@ -161,7 +161,9 @@ int RunNode(const NodeOptions& o) {
   if (auto r = dataplane::InitEal(setup->eal); !r) return Fail(r.error().Message());
   auto client = dataplane::EthPort::Open(setup->client, setup->eal.mode);
   if (!client) return Fail(client.error().Message());
-  auto sync = dataplane::EthPort::Open(setup->sync, setup->eal.mode);
+  dataplane::EthPortOptions sync_options;
+  sync_options.max_rx_frame_bytes = setup->sync_frame_bytes;
+  auto sync = dataplane::EthPort::Open(setup->sync, setup->eal.mode, sync_options);
   if (!sync) return Fail(sync.error().Message());
   // A down link is a peer not (yet) there as much as a cut cable: the
   // witness decides whether this node may run alone.

@@ -2,6 +2,7 @@
 #include "dataplane/node_setup.h"
 
 #include <algorithm>
+#include <cstdlib>
 
 namespace twinstep::dataplane {
 
@@ -36,12 +37,26 @@ Expected<DataplaneSetup, EalError> SetupFromNodeConfig(const config::NodeConfig&
     for (int l : s.eal.lcores) s.eal.float_cpus.push_back(l);
     for (int64_t cpu : config.node.housekeeping_cpus) s.eal.float_cpus.push_back(static_cast<int>(cpu));
   }
+  s.sync_frame_bytes = SyncFrameBytes(config);
   s.client = {"client", d.client.device, d.client.args};
   s.sync = {"sync", d.sync.device, d.sync.args};
   return s;
 }
 
 constexpr uint32_t kAfPacketMaxFrameBytes = 1514;
+constexpr uint32_t kJumboFrameBytes = 9014;  // 9000-byte MTU and the Ethernet header
+
+uint32_t SyncFrameBytes(const config::NodeConfig& config) {
+  const auto& sync = config.dataplane.sync;
+  if (sync.device.rfind("net_af_packet", 0) == 0) return kAfPacketMaxFrameBytes;
+  if (sync.device.rfind("net_memif", 0) == 0) {
+    const size_t at = ("," + sync.args).find(",bsize=");
+    if (at != std::string::npos && std::strtoul(sync.args.c_str() + at + 6, nullptr, 10) >= kJumboMbufDataBytes) {
+      return kJumboFrameBytes;
+    }
+  }
+  return kMbufDataBytes;
+}
 
 Expected<PipelineConfig, EalError> PipelineConfigFromNode(const config::NodeConfig& config, Role role) {
   const auto& r = config.replication;
@@ -57,9 +72,7 @@ Expected<PipelineConfig, EalError> PipelineConfigFromNode(const config::NodeConf
   pc.heartbeat_interval_ns = static_cast<uint64_t>(r.heartbeat_interval_ms) * 1'000'000;
   pc.idle.busy_poll = config.dataplane.poll_mode == "busy";
   pc.idle.max_sleep_ns = static_cast<uint64_t>(config.dataplane.idle_max_sleep_us) * 1000;
-  // An af_packet port receives into one 2048-byte mbuf after its tpacket
-  // header: its frames stay at standard Ethernet size.
-  if (config.dataplane.sync.device.rfind("net_af_packet", 0) == 0) pc.sync.max_frame_bytes = kAfPacketMaxFrameBytes;
+  pc.sync.max_frame_bytes = SyncFrameBytes(config);
   return pc;
 }
 

@@ -15,7 +15,13 @@ struct DataplaneSetup {
   PortSpec client;
   PortSpec sync;
   IdleBackoffConfig idle;
+  uint32_t sync_frame_bytes = kMbufDataBytes;  // the largest sync frame (SyncFrameBytes)
 };
+
+// The largest frame the sync port carries whole: 1514 on af_packet (one
+// 2048-byte mbuf after its tpacket header), 9014 on a memif with
+// bsize >= 9216 (jumbo mbufs), else one standard mbuf.
+uint32_t SyncFrameBytes(const config::NodeConfig& config);
 
 Expected<DataplaneSetup, EalError> SetupFromNodeConfig(const config::NodeConfig& config);
 

@@ -153,7 +153,7 @@ SimResult<void> Run::WriteConfigs() {
     c.dataplane.lcores = i == 0 ? sc_.node.lcores_a : sc_.node.lcores_b;
     c.dataplane.client = {"net_af_packet0", "iface=" + topology_->client_port(i)};
     if (sc_.sync_link == "memif") {
-      c.dataplane.sync = {"net_memif1", std::string(i == 0 ? "role=server" : "role=client") + ",socket=/tmp/tws" + id_ + ".sync"};
+      c.dataplane.sync = {"net_memif1", std::string(i == 0 ? "role=server" : "role=client") + ",bsize=9216,socket=/tmp/tws" + id_ + ".sync"};
     } else {
       c.dataplane.sync = {"net_af_packet1", "iface=" + topology_->sync_port(i)};
     }

@@ -1,7 +1,9 @@
 // The replication protocol's steps (docs/replication.md): cold start, join
 // (both sides), checkpoint (both sides). Each runs on the control thread and
 // gives up cleanly when the supervisor changes the roles under it.
+#include <algorithm>
 #include <cstring>
+#include <span>
 
 #include "firmware/regs.h"
 #include "host/replication/controller.h"
@@ -17,6 +19,7 @@ using wire::CheckpointKind;
 using wire::ControlOp;
 
 constexpr uint64_t kJoinStepTimeoutNs = 20'000'000'000;  // a joiner silent this long is gone
+constexpr size_t kJoinBatchPages = 4096;                  // 16 MiB of pre-copy per transfer
 
 uint64_t ElapsedUs(uint64_t since_ns) { return (dataplane::NowNs() - since_ns) / 1000; }
 
@@ -181,16 +184,24 @@ void Controller::ServeJoin() {
   dirty_.Clear();
   std::vector<uint64_t> frames = host::NonZeroPages(mem);
   for (bool first = true;; first = false) {
-    auto image = host::EncodePages(mem, frames, first);
-    if (!image) {
-      Fatal("encoding join round " + std::to_string(rounds) + ": " + image.error().ToString());
-      return;
+    // In batches: memory stays bounded on both sides (and in the heap, not
+    // fresh mappings), and each batch is encoded while the last is sent.
+    for (size_t at = 0; at == 0 || at < frames.size(); at += kJoinBatchPages) {
+      const std::span<const uint64_t> batch(frames.data() + at, std::min(kJoinBatchPages, frames.size() - at));
+      auto image = host::EncodePages(mem, batch, first && at == 0);  // the first is complete: the rest is zero
+      if (!image) {
+        Fatal("encoding join round " + std::to_string(rounds + 1) + ": " + image.error().ToString());
+        return;
+      }
+      bytes += image->size();
+      if (at > 0 && !WaitBulkSent(solo, dataplane::NowNs() + kJoinStepTimeoutNs)) {
+        return give_up("the joining node stopped taking state");
+      }
+      QueueBulk(CheckpointKind::kJoinPages, std::move(*image));
     }
-    bytes += image->size();
+    if (!WaitBulkSent(solo, dataplane::NowNs() + kJoinStepTimeoutNs)) return give_up("the joining node stopped taking state");
     pages += frames.size();
     ++rounds;
-    QueueBulk(CheckpointKind::kJoinPages, std::move(*image));
-    if (!WaitBulkSent(solo, dataplane::NowNs() + kJoinStepTimeoutNs)) return give_up("the joining node stopped taking state");
     GatherDirty();
     if (dirty_.count() <= config_.precopy_stop_pages || rounds > config_.precopy_max_rounds) break;
     frames = dirty_.Members();
