@@ -35,6 +35,7 @@ nlohmann::json TotalsJson(const WorkloadTotals& t) {
           {"lost_acked_writes", t.lost_acked_writes},
           {"verify_unanswered", t.verify_unanswered},
           {"latency_us", {{"p50", t.p50_us}, {"p99", t.p99_us}, {"p999", t.p999_us}, {"max", t.max_us}}},
+          {"rate", t.rate},
           {"longest_gap_ms", t.longest_gap_ms},
           {"longest_gap_start_s", t.longest_gap_start_ns / 1e9}};
 }
@@ -124,7 +125,7 @@ std::string SummaryText(const RunReport& r) {
   s << buf;
   if (!r.aborted.empty()) s << "aborted: " << r.aborted << "\n";
   s << "\nworkload: " << sc.workload.rate << " req/s target, " << sc.workload.keys << " keys, "
-    << sc.workload.set_ratio * 100 << "% sets\n";
+    << sc.workload.set_ratio * 100 << "% sets; sent " << static_cast<uint64_t>(t.rate) << " req/s\n";
   std::snprintf(buf, sizeof buf,
                 "  requests %" PRIu64 " (sets %" PRIu64 ", gets %" PRIu64 "), ok %" PRIu64 ", acked writes %" PRIu64
                 "\n",

@@ -359,6 +359,7 @@ WorkloadTotals Workload::Totals() const {
     t.p50_us = pct(0.5), t.p99_us = pct(0.99), t.p999_us = pct(0.999), t.max_us = lat.back() / 1e3;
   }
   t.longest_gap_ms = LongestReplyGapMs(records_, first_send, last_send, &t.longest_gap_start_ns);
+  if (last_send > first_send) t.rate = static_cast<double>(t.requests - 1) * 1e9 / static_cast<double>(last_send - first_send);
   return t;
 }
 

@@ -57,6 +57,7 @@ struct WorkloadTotals {
   uint64_t unanswered = 0, resends = 0, duplicate_replies = 0, stray_replies = 0, throttled = 0;
   uint64_t verified_keys = 0, lost_acked_writes = 0, verify_unanswered = 0;
   double p50_us = 0, p99_us = 0, p999_us = 0, max_us = 0;
+  double rate = 0;            // requests sent per second, over the span of send times
   double longest_gap_ms = 0;  // longest time with no reply while requests were open
   int64_t longest_gap_start_ns = 0;
 };
