@@ -117,21 +117,32 @@ module ts_compare #(
     assign busy = ra_active_reg || sweep_active_reg || !vd_empty || cmd_release_all || cmd_sweep;
 
     // Flow lookup for the event or record of this clock, and a free slot.
+    // Flows are unique in the table, so the hit's index is the OR of the
+    // matching positions; the lowest free slot is found in groups of 16
+    // (two 16-way priority steps, not one 256-long chain).
+    localparam integer FG = (FLOWS + 15) / 16;
     wire [63:0] op_flow = ev_valid ? ev_flow : rec_flow;
+    wire [FG*16-1:0] used_pad = {{(FG*16-FLOWS){1'b1}}, f_used_reg};
     reg hit;
     reg [FW-1:0] hit_idx, free_idx;
-    integer i;
+    reg [FG-1:0] group_free;
+    reg [15:0] free_bits;
+    integer i, g;
     always @* begin
         hit = 1'b0;
         hit_idx = 0;
-        free_idx = 0;
-        for (i = FLOWS - 1; i >= 0; i = i - 1) begin
+        for (i = 0; i < FLOWS; i = i + 1) begin
             if (f_used_reg[i] && f_id_reg[i] == op_flow) begin
                 hit = 1'b1;
-                hit_idx = i[FW-1:0];
+                hit_idx = hit_idx | i[FW-1:0];
             end
-            if (!f_used_reg[i]) free_idx = i[FW-1:0];
         end
+        for (g = 0; g < FG; g = g + 1) group_free[g] = ~&used_pad[16*g +: 16];
+        g = 0;
+        for (i = FG - 1; i >= 0; i = i - 1) if (group_free[i]) g = i;
+        free_bits = ~used_pad[16*g +: 16];
+        free_idx = 0;
+        for (i = 15; i >= 0; i = i - 1) if (free_bits[i]) free_idx = (g * 16 + i);
     end
 
     reg [63:0] c_events_reg = 0, c_records_reg = 0, c_rel_match_reg = 0, c_rel_ckpt_reg = 0, c_mismatch_reg = 0,

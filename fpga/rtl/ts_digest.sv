@@ -36,7 +36,7 @@ module ts_digest #(
         end
     end
     localparam integer HB = HDR_BEATS * 512;
-    localparam integer JOB_DEPTH_LOG2 = 3;
+    localparam integer JOB_DEPTH_LOG2 = 4;  // frames between input and CRC: the pipeline's depth and slack
     localparam integer RES_DEPTH_LOG2 = 3;
 `include "ts_crc64_masks.svh"
 
@@ -100,14 +100,17 @@ module ts_digest #(
     wire [15:0]  p_lbl_off, p_seq_off;
     wire [7:0]   p_flags;
     wire [31:0]  p_seq, p_ack;
-    reg  [16:0]  p_len_reg;
+    reg  [16:0]  p_len0_reg, p_len_reg;  // the length beside the parser's two stages
     ts_hdr_parse #(.HDR_BEATS(HDR_BEATS)) parse (
         .clk(clk), .rst(rst), .in_valid(job0_valid_reg), .in_hdr(job0_hdr_reg), .in_len(job0_len_reg),
         .out_valid_reg(p_valid), .out_key_reg(p_key), .out_key_len_reg(p_key_len),
         .out_zoff_reg(p_zoff), .out_zlen_reg(p_zlen), .out_lbl_reg(p_lbl), .out_lbl_off_reg(p_lbl_off),
         .out_tcp_reg(p_tcp), .out_tcp_flags_reg(p_flags), .out_tcp_seq_reg(p_seq), .out_tcp_ack_reg(p_ack),
         .out_tcp_seq_off_reg(p_seq_off), .out_beyond_reg(p_beyond));
-    always @(posedge clk) p_len_reg <= job0_len_reg;
+    always @(posedge clk) begin
+        p_len0_reg <= job0_len_reg;
+        p_len_reg <= p_len0_reg;
+    end
 
     // ---- Flow id: CRC-64/XZ of the right-aligned key (leading zeros leave a
     // zero register unchanged; the initial value's share is a table lookup) ----
@@ -151,16 +154,14 @@ module ts_digest #(
     reg  [63:0] s_zoff_reg;
     reg  [15:0] s_zlen_reg, s_lbl_off_reg, s_seq_off_reg;
     reg         s_lbl_reg, s_tcp_reg, s_beyond_reg;
+    // The frame's other fields wait beside the table's two stages.
+    localparam integer KW = 64 + 17 + 64 + 16 + 1 + 16 + 1 + 16 + 1;
+    reg  [KW-1:0] k2_reg;
     always @(posedge clk) begin
-        s_flow_reg <= k_flow_reg;
-        s_len_reg <= k_len_reg;
-        s_zoff_reg <= k_zoff_reg;
-        s_zlen_reg <= k_zlen_reg;
-        s_lbl_reg <= k_lbl_reg;
-        s_lbl_off_reg <= k_lbl_off_reg;
-        s_tcp_reg <= k_tcp_reg;
-        s_seq_off_reg <= k_seq_off_reg;
-        s_beyond_reg <= k_beyond_reg;
+        k2_reg <= {k_flow_reg, k_len_reg, k_zoff_reg, k_zlen_reg, k_lbl_reg, k_lbl_off_reg, k_tcp_reg,
+                   k_seq_off_reg, k_beyond_reg};
+        {s_flow_reg, s_len_reg, s_zoff_reg, s_zlen_reg, s_lbl_reg, s_lbl_off_reg, s_tcp_reg, s_seq_off_reg,
+         s_beyond_reg} <= k2_reg;
     end
 
     // ---- Job queue: what the CRC stage needs per frame ----
