@@ -185,7 +185,7 @@ module ts_digest #(
     wire [519:0] beat;
     wire beat_empty;
     wire crc_fire;
-    ts_fifo #(.WIDTH(520), .DEPTH_LOG2(DATA_DEPTH_LOG2)) data_fifo (
+    ts_fifo_bram #(.WIDTH(520), .DEPTH_LOG2(DATA_DEPTH_LOG2)) data_fifo (  // block RAM
         .clk(clk), .rst(rst), .push(in_fire), .push_data({s_axis_tlast, in_nb, in_data}), .pop(crc_fire),
         .head(beat), .empty(beat_empty), .full(data_full), .count(data_count));
     wire        b_last = beat[519];

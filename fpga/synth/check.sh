@@ -12,7 +12,7 @@ out=${1:?usage: check.sh OUT_DIR}
 mkdir -p "$out"
 python3 "$rtl/gen_crc64_masks.py" "$out/ts_crc64_masks.svh"
 sources=""
-for m in ts_fifo ts_crc64_beat ts_crc64_zadv ts_hdr_parse ts_seq_table ts_digest ts_pktbuf ts_compare \
+for m in ts_fifo ts_fifo_bram ts_crc64_beat ts_crc64_zadv ts_hdr_parse ts_seq_table ts_digest ts_pktbuf ts_compare \
          ts_mirror ts_csr ts_twinstep; do
   sources="$sources $rtl/$m.sv"
 done
