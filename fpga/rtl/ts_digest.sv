@@ -61,8 +61,12 @@ module ts_digest #(
     assign s_axis_tready = !data_full && jobs_ok;
     wire in_fire = s_axis_tvalid && s_axis_tready;
     wire [16:0] len_next = (len_reg > 17'h1FFBF) ? 17'h1FFFF : len_reg + {10'd0, in_nb};
-    wire [HB-1:0] hdr_next = (beat_reg < HDR_BEATS)
-        ? (hdr_reg | ({{(HB-512){1'b0}}, in_data} << (beat_reg * 512))) : hdr_reg;
+    reg  [HB-1:0] hdr_next;  // the beat lands in its slot of the window (a select, not a shift)
+    always @* begin : p_hdr
+        integer b;
+        hdr_next = hdr_reg;
+        for (b = 0; b < HDR_BEATS; b = b + 1) if (beat_reg == b) hdr_next[b*512 +: 512] = in_data;
+    end
 
     reg          job0_valid_reg = 0;
     reg [HB-1:0] job0_hdr_reg;

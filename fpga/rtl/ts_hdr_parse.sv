@@ -190,7 +190,7 @@ module ts_hdr_parse #(
     wire [479:0] l4_win = b_pad[clamp_off(b_l4_reg) * 8 +: 480];  // TCP header and options
 
     always @* begin : p_l4
-        reg [16:0] l4, end_, doff, olen, nxt, L;
+        reg [16:0] l4, end_, doff, olen, L;
         reg [7:0]  okind, olen_b, kind;
         reg [31:0] ports;
         reg [319:0] opts;    // TCP options (40 bytes), zero past doff
@@ -202,7 +202,7 @@ module ts_hdr_parse #(
         lbl = b_lbl_reg; lbl_off = b_lbl_off_reg; tcp = 1'b0; tcp_flags = 8'd0; tcp_seq = 32'd0;
         tcp_ack = 32'd0; tcp_seq_off = 16'd0; beyond = b_beyond_reg;
         l4 = b_l4_reg; end_ = b_end_reg; kind = b_kind_reg; ports = 32'd0; opts = 320'd0; reach = 40'd0;
-        ts_found = 1'b0; doff = 17'd0; olen = 17'd0; nxt = 17'd0; L = 17'd0; okind = 8'd0; olen_b = 8'd0;
+        ts_found = 1'b0; doff = 17'd0; olen = 17'd0; L = 17'd0; okind = 8'd0; olen_b = 8'd0;
 
         if (!b_ok_reg) begin
             key = 512'd0;  // the single byte 00, right-aligned
@@ -227,16 +227,18 @@ module ts_hdr_parse #(
                         zoff[32 +: 16] = l4[15:0] + 16'd16; zlen[8 +: 4] = 4'd2;  // TCP checksum
                         // Options: which positions does the walk reach (docs/digest.md 1.5)?
                         olen = doff - 17'd20;
-                        opts = l4_win[20*8 +: 320] & ((320'd1 << (olen * 8)) - 320'd1);
+                        for (j = 0; j < 40; j = j + 1) opts[8*j +: 8] = (j < olen) ? l4_win[(20+j)*8 +: 8] : 8'd0;
+                        // Position j is reached from i < j by a NOP at i (j = i + 1) or by an
+                        // option at i whose length byte is j - i >= 2; j < olen implies that
+                        // option fits, so each step is a compare with a constant.
                         for (j = 0; j < 40; j = j + 1) begin
                             if (j == 0) reach[j] = olen != 17'd0;
                             for (i = 0; i < j; i = i + 1) begin
                                 okind = opts[8*i +: 8];
                                 olen_b = (i + 1 < 40) ? opts[8*(i+1) +: 8] : 8'd0;
-                                if (okind == 8'd1) nxt = i + 1;
-                                else if (okind == 8'd0 || i + 2 > olen || olen_b < 8'd2 || i + olen_b > olen) nxt = 17'd0;
-                                else nxt = i + {9'd0, olen_b};
-                                if (reach[i] && nxt == j && j < olen) reach[j] = 1'b1;
+                                if (reach[i] && j < olen && (okind == 8'd1 ? j == i + 1
+                                        : (okind != 8'd0 && j - i >= 2 && olen_b == j - i)))
+                                    reach[j] = 1'b1;
                             end
                         end
                         for (j = 0; j < 40; j = j + 1) begin
@@ -267,15 +269,18 @@ module ts_hdr_parse #(
                 L = 17'd50;
                 key_len = 7'd16 + {4'd0, b_nvlan_reg, 1'b0};
             end
-            // VIDs in front of L, then n, then the kind byte.
-            for (i = 0; i < 2; i = i + 1) begin
-                if (i < b_nvlan_reg) begin
-                    key[(L - 2*b_nvlan_reg + 2*i) * 8 +: 8] = {4'd0, b_vids_reg[16*i+8 +: 4]};
-                    key[(L - 2*b_nvlan_reg + 2*i + 1) * 8 +: 8] = b_vids_reg[16*i +: 8];
+            // VIDs in front of L, then n, then the kind byte: each key byte picks
+            // its content by comparing its (constant) position, no variable shift.
+            for (j = 20; j < 52; j = j + 1) begin
+                for (i = 0; i < 2; i = i + 1) begin
+                    if (i < b_nvlan_reg && j == L - 2*b_nvlan_reg + 2*i)
+                        key[j*8 +: 8] = {4'd0, b_vids_reg[16*i+8 +: 4]};
+                    if (i < b_nvlan_reg && j == L - 2*b_nvlan_reg + 2*i + 1)
+                        key[j*8 +: 8] = b_vids_reg[16*i +: 8];
                 end
+                if (j == L - 2*b_nvlan_reg - 1) key[j*8 +: 8] = {6'd0, b_nvlan_reg};
+                if (j == L - 2*b_nvlan_reg - 2) key[j*8 +: 8] = kind;
             end
-            key[(L - 2*b_nvlan_reg - 1) * 8 +: 8] = {6'd0, b_nvlan_reg};
-            key[(L - 2*b_nvlan_reg - 2) * 8 +: 8] = kind;
         end
     end
 

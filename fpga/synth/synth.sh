@@ -41,7 +41,9 @@ start=$(date +%s)
 yosys -q -l "$out/yosys.log" -p "
   read_verilog -sv -I$out $sources
   ${params:+chparam $params $top}
-  synth_xilinx $flags -run :coarse
+  synth_xilinx $flags -run :map_dsp
+  check -assert
+  synth_xilinx $flags -run map_dsp:coarse
   techmap -map +/cmp2lut.v -map +/cmp2lcu.v -D LUT_WIDTH=6
   alumacc
   opt
