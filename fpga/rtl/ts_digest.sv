@@ -56,7 +56,13 @@ module ts_digest #(
     reg  [7:0]  beat_reg = 0;
     reg  [16:0] len_reg = 0;
     wire [6:0]  in_nb = keep_bytes(s_axis_tkeep);
-    wire [511:0] in_data = s_axis_tdata & ~({512{1'b1}} << (in_nb * 8));
+    // Bytes past the frame's end are zeroed; per-byte compares with constants
+    // instead of a shifted mask (a wide shift Yosys is slow to map).
+    reg  [511:0] in_data;
+    always @* begin : p_in_mask
+        integer k;
+        for (k = 0; k < 64; k = k + 1) in_data[8*k +: 8] = (k < in_nb) ? s_axis_tdata[8*k +: 8] : 8'd0;
+    end
     wire jobs_ok = jobs_out_reg < (5'd1 << JOB_DEPTH_LOG2);
     assign s_axis_tready = !data_full && jobs_ok;
     wire in_fire = s_axis_tvalid && s_axis_tready;
@@ -120,6 +126,12 @@ module ts_digest #(
     // zero register unchanged; the initial value's share is a table lookup) ----
     wire [63:0] key_raw;
     ts_crc64_beat key_crc (.state(64'd0), .data(p_key), .next(key_raw));
+    reg  [63:0] init_share;  // the initial value's share for the key length (a 65-entry table)
+    always @* begin : p_init_share
+        integer k;
+        init_share = 64'd0;
+        for (k = 0; k <= 64; k = k + 1) if (p_key_len == k) init_share = TS_CRC64_INIT_ZEROS[k*64 +: 64];
+    end
     reg         k_valid_reg = 0;
     reg  [63:0] k_flow_reg;
     reg  [16:0] k_len_reg;
@@ -130,7 +142,7 @@ module ts_digest #(
     reg  [31:0] k_seq_reg, k_ack_reg;
     always @(posedge clk) begin
         k_valid_reg <= p_valid && !rst;
-        k_flow_reg <= key_raw ^ TS_CRC64_INIT_ZEROS[p_key_len * 64 +: 64] ^ 64'hFFFFFFFFFFFFFFFF;
+        k_flow_reg <= key_raw ^ init_share ^ 64'hFFFFFFFFFFFFFFFF;
         k_len_reg <= p_len_reg;
         k_zoff_reg <= p_zoff;
         k_zlen_reg <= p_zlen;
@@ -224,7 +236,8 @@ module ts_digest #(
         end
     end
 
-    wire [511:0] crc_in = b_last ? (norm << ((7'd64 - b_nb) * 8)) : norm;
+    wire [6:0]   last_pad = 7'd64 - b_nb;  // the last beat moves up by this many bytes
+    wire [511:0] crc_in = !b_last ? norm : last_pad[6] ? 512'd0 : (norm << {last_pad[5:0], 3'b000});
     wire [63:0] crc_out;
     ts_crc64_beat frame_crc (.state(b_last ? 64'd0 : crc_state_reg), .data(crc_in), .next(crc_out));
 
