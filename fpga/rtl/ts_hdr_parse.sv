@@ -41,14 +41,14 @@ module ts_hdr_parse #(
     end
 
     // Byte fields at a variable offset are read through a part-select of the
-    // window padded with 64 zero bytes, the offset clamped to the window's end:
-    // the same zeros past the window as a full shift, at a fraction of its logic.
+    // window at the offset clamped to the window's end, and bytes past the
+    // window are zeroed by comparing their offset: the same zeros as a full
+    // shift, at a fraction of its logic (and no constant padding, which Yosys
+    // is slow to fold).
     localparam [16:0] HL = H;
     function automatic [16:0] clamp_off(input [16:0] o);
         clamp_off = (o > HL) ? HL : o;
     endfunction
-
-    wire [H*8+511:0] win_pad = {512'd0, in_hdr};
 
     // ---- Stage A: Ethernet, VLANs, IPv4 / IPv6 and its extension chain ----
     reg          a_ok;       // length in range: anything parsed at all
@@ -123,7 +123,8 @@ module ts_hdr_parse #(
                                 stop = 1'b1;
                             end else begin
                                 if (a_l4 + 17'd2 > HL) a_beyond = 1'b1;
-                                ext2 = win_pad[clamp_off(a_l4) * 8 +: 16];
+                                ext2[7:0] = (a_l4 < HL) ? in_hdr[clamp_off(a_l4) * 8 +: 8] : 8'd0;
+                                ext2[15:8] = (a_l4 + 17'd1 < HL) ? in_hdr[clamp_off(a_l4 + 17'd1) * 8 +: 8] : 8'd0;
                                 next_hdr = ext2[7:0];
                                 a_l4 = a_l4 + {5'd0, {1'b0, ext2[15:8]} + 9'd1, 3'b000};
                             end
@@ -186,8 +187,12 @@ module ts_hdr_parse #(
     reg [15:0]  tcp_seq_off;
     reg         beyond;
 
-    wire [H*8+511:0] b_pad = {512'd0, b_hdr_reg};
-    wire [479:0] l4_win = b_pad[clamp_off(b_l4_reg) * 8 +: 480];  // TCP header and options
+    wire [479:0] l4_raw = b_hdr_reg[clamp_off(b_l4_reg) * 8 +: 480];
+    reg  [479:0] l4_win;  // TCP header and options, zero past the window
+    always @* begin : p_l4_win
+        integer k;
+        for (k = 0; k < 60; k = k + 1) l4_win[8*k +: 8] = (b_l4_reg + k < HL) ? l4_raw[8*k +: 8] : 8'd0;
+    end
 
     always @* begin : p_l4
         reg [16:0] l4, end_, doff, olen, L;
