@@ -81,10 +81,10 @@ awk -v config="$config" -v top="$top" '
   /RAMB18E2 / { b18 += $2 }
   /URAM288 / { uram += $2 }
   /RAM(32|64|128|256)[MXS0-9A-Z]* / { lutram += $2 }
-  /CARRY8 / { carry += $2 }
+  /CARRY[48] / { carry += $2 }
   /MUXF[78] / { muxf += $2 }
   END {
-    printf "config %s %s\nLUT %d\nMUXF7/8 %d\nFF %d\nLUTRAM %d\nRAMB36 %d\nRAMB18 %d\nURAM %d\nCARRY8 %d\n", \
+    printf "config %s %s\nLUT %d\nMUXF7/8 %d\nFF %d\nLUTRAM %d\nRAMB36 %d\nRAMB18 %d\nURAM %d\nCARRY4/8 %d\n", \
       config, top, luts, muxf, ffs, lutram, b36, b18, uram, carry
   }' "$out/stat.txt" > "$out/report.txt"
 # Cells on the longest path between flip-flops and block RAM/UltraRAM ports
