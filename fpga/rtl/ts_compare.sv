@@ -117,21 +117,32 @@ module ts_compare #(
     assign busy = ra_active_reg || sweep_active_reg || !vd_empty || cmd_release_all || cmd_sweep;
 
     // Flow lookup for the event or record of this clock, and a free slot.
+    // Flows are unique in the table, so the hit's index is the OR of the
+    // matching positions; the lowest free slot is found in groups of 16
+    // (two 16-way priority steps, not one 256-long chain).
+    localparam integer FG = (FLOWS + 15) / 16;
     wire [63:0] op_flow = ev_valid ? ev_flow : rec_flow;
+    wire [FG*16-1:0] used_pad = {{(FG*16-FLOWS){1'b1}}, f_used_reg};
     reg hit;
     reg [FW-1:0] hit_idx, free_idx;
-    integer i;
+    reg [FG-1:0] group_free;
+    reg [15:0] free_bits;
+    integer i, g;
     always @* begin
         hit = 1'b0;
         hit_idx = 0;
-        free_idx = 0;
-        for (i = FLOWS - 1; i >= 0; i = i - 1) begin
+        for (i = 0; i < FLOWS; i = i + 1) begin
             if (f_used_reg[i] && f_id_reg[i] == op_flow) begin
                 hit = 1'b1;
-                hit_idx = i[FW-1:0];
+                hit_idx = hit_idx | i[FW-1:0];
             end
-            if (!f_used_reg[i]) free_idx = i[FW-1:0];
         end
+        for (g = 0; g < FG; g = g + 1) group_free[g] = ~&used_pad[16*g +: 16];
+        g = 0;
+        for (i = FG - 1; i >= 0; i = i - 1) if (group_free[i]) g = i;
+        free_bits = ~used_pad[16*g +: 16];
+        free_idx = 0;
+        for (i = 15; i >= 0; i = i - 1) if (free_bits[i]) free_idx = (g * 16 + i);
     end
 
     reg [63:0] c_events_reg = 0, c_records_reg = 0, c_rel_match_reg = 0, c_rel_ckpt_reg = 0, c_mismatch_reg = 0,
@@ -141,6 +152,20 @@ module ts_compare #(
 
     wire [63:0] deadline = now_ns - cfg_timeout_ns;
     wire        deadline_ok = now_ns >= cfg_timeout_ns;
+
+    // Every operation reads the flow table at one slot (the lookup's hit, or the
+    // walk's) and each pool at that flow's head: one read port per memory.
+    wire [FW-1:0] s_rd = (ra_active_reg || (!ev_valid && !rec_valid)) ? walk_reg : hit_idx;
+    wire [EW-1:0] f_evh_q = f_evh_reg[s_rd], f_evt_q = f_evt_reg[s_rd];
+    wire [RW-1:0] f_rch_q = f_rch_reg[s_rd], f_rct_q = f_rct_reg[s_rd];
+    wire [63:0]   f_id_q = f_id_reg[s_rd];
+    wire [EW-1:0] e_next_q = e_next_reg[f_evh_q];
+    wire [63:0]   e_seq_q = e_seq_reg[f_evh_q], e_dig_q = e_dig_reg[f_evh_q], e_time_q = e_time_reg[f_evh_q];
+    wire [31:0]   e_len_q = e_len_reg[f_evh_q], e_id_q = e_id_reg[f_evh_q];
+    wire [15:0]   e_buf_q = e_buf_reg[f_evh_q];
+    wire [RW-1:0] r_next_q = r_next_reg[f_rch_q];
+    wire [63:0]   r_seq_q = r_seq_reg[f_rch_q], r_dig_q = r_dig_reg[f_rch_q], r_time_q = r_time_reg[f_rch_q];
+    wire [31:0]   r_len_q = r_len_reg[f_rch_q];
 
     always @(posedge clk) begin : p_engine
         reg [FW-1:0] s;
@@ -187,17 +212,17 @@ module ts_compare #(
                            (!e_free_empty || e_fresh_reg < EVENTS);
                 e = !e_free_empty ? e_free_head : e_fresh_reg[EW-1:0];
                 if (known && !f_div_reg[s] && f_rec_reg[s]) begin
-                    r = f_rch_reg[s];
+                    r = f_rch_q;
                     r_free_push = 1'b1;
                     r_free_in = r;
                     r_used_reg <= r_used_reg - 1'b1;
-                    if (r == f_rct_reg[s]) f_rec_reg[s] <= 1'b0;
-                    else f_rch_reg[s] <= r_next_reg[r];
-                    if (!ev_nobuf && ev_out_seq == r_seq_reg[r] && ev_len == r_len_reg[r] && ev_digest == r_dig_reg[r]) begin
+                    if (r == f_rct_q) f_rec_reg[s] <= 1'b0;
+                    else f_rch_reg[s] <= r_next_q;
+                    if (!ev_nobuf && ev_out_seq == r_seq_q && ev_len == r_len_q && ev_digest == r_dig_q) begin
                         vd_push = 1'b1;
-                        vd_in = {K_RELEASE, 1'b1, ev_id, ev_buf, ev_flow, ev_out_seq, ev_len, ev_digest, r_dig_reg[r]};
+                        vd_in = {K_RELEASE, 1'b1, ev_id, ev_buf, ev_flow, ev_out_seq, ev_len, ev_digest, r_dig_q};
                         c_rel_match_reg <= c_rel_match_reg + 1;
-                        if (r == f_rct_reg[s] && !f_ev_reg[s]) begin  // nothing left: forget the flow
+                        if (r == f_rct_q && !f_ev_reg[s]) begin  // nothing left: forget the flow
                             f_used_reg[s] <= 1'b0;
                             f_count_reg <= f_count_reg - 1'b1;
                         end
@@ -205,10 +230,10 @@ module ts_compare #(
                         vd_push = 1'b1;
                         f_div_reg[s] <= 1'b1;
                         if (can_take) begin
-                            vd_in = {K_MISMATCH, 1'b1, ev_id, ev_buf, ev_flow, ev_out_seq, ev_len, ev_digest, r_dig_reg[r]};
+                            vd_in = {K_MISMATCH, 1'b1, ev_id, ev_buf, ev_flow, ev_out_seq, ev_len, ev_digest, r_dig_q};
                             c_mismatch_reg <= c_mismatch_reg + 1;
                         end else begin
-                            vd_in = {K_OVERFLOW, 1'b1, ev_id, ev_buf, ev_flow, ev_out_seq, ev_len, ev_digest, r_dig_reg[r]};
+                            vd_in = {K_OVERFLOW, 1'b1, ev_id, ev_buf, ev_flow, ev_out_seq, ev_len, ev_digest, r_dig_q};
                             c_overflow_reg <= c_overflow_reg + 1;
                         end
                     end
@@ -231,7 +256,7 @@ module ts_compare #(
                     e_id_reg[e] <= ev_id;
                     e_buf_reg[e] <= ev_buf;
                     e_time_reg[e] <= now_ns;
-                    if (known && f_ev_reg[s]) e_next_reg[f_evt_reg[s]] <= e;
+                    if (known && f_ev_reg[s]) e_next_reg[f_evt_q] <= e;
                     else f_evh_reg[s] <= e;
                     f_evt_reg[s] <= e;
                     f_ev_reg[s] <= 1'b1;
@@ -258,27 +283,27 @@ module ts_compare #(
                 if (known && f_div_reg[s]) begin
                     c_ignored_reg <= c_ignored_reg + 1;
                 end else if (known && f_ev_reg[s]) begin
-                    e = f_evh_reg[s];
+                    e = f_evh_q;
                     vd_push = 1'b1;
-                    if (e_seq_reg[e] == rec_out_seq && e_len_reg[e] == rec_len && e_dig_reg[e] == rec_digest) begin
-                        vd_in = {K_RELEASE, 1'b1, e_id_reg[e], e_buf_reg[e], rec_flow, e_seq_reg[e], e_len_reg[e],
-                                 e_dig_reg[e], rec_digest};
+                    if (e_seq_q == rec_out_seq && e_len_q == rec_len && e_dig_q == rec_digest) begin
+                        vd_in = {K_RELEASE, 1'b1, e_id_q, e_buf_q, rec_flow, e_seq_q, e_len_q,
+                                 e_dig_q, rec_digest};
                         c_rel_match_reg <= c_rel_match_reg + 1;
                         e_free_push = 1'b1;
                         e_free_in = e;
                         e_used_reg <= e_used_reg - 1'b1;
-                        if (e == f_evt_reg[s]) begin
+                        if (e == f_evt_q) begin
                             f_ev_reg[s] <= 1'b0;
                             if (!f_rec_reg[s]) begin
                                 f_used_reg[s] <= 1'b0;
                                 f_count_reg <= f_count_reg - 1'b1;
                             end
                         end else begin
-                            f_evh_reg[s] <= e_next_reg[e];
+                            f_evh_reg[s] <= e_next_q;
                         end
                     end else begin
-                        vd_in = {K_MISMATCH, 1'b1, e_id_reg[e], e_buf_reg[e], rec_flow, e_seq_reg[e], e_len_reg[e],
-                                 e_dig_reg[e], rec_digest};
+                        vd_in = {K_MISMATCH, 1'b1, e_id_q, e_buf_q, rec_flow, e_seq_q, e_len_q,
+                                 e_dig_q, rec_digest};
                         c_mismatch_reg <= c_mismatch_reg + 1;
                         f_div_reg[s] <= 1'b1;
                     end
@@ -291,7 +316,7 @@ module ts_compare #(
                     r_len_reg[r] <= rec_len;
                     r_dig_reg[r] <= rec_digest;
                     r_time_reg[r] <= now_ns;
-                    if (known && f_rec_reg[s]) r_next_reg[f_rct_reg[s]] <= r;
+                    if (known && f_rec_reg[s]) r_next_reg[f_rct_q] <= r;
                     else f_rch_reg[s] <= r;
                     f_rct_reg[s] <= r;
                     f_rec_reg[s] <= 1'b1;
@@ -306,26 +331,26 @@ module ts_compare #(
 
         if (op_sweep) begin
             s = walk_reg;
-            e = f_evh_reg[s];
-            r = f_rch_reg[s];
-            if (deadline_ok && f_used_reg[s] && !f_div_reg[s] && f_ev_reg[s] && e_time_reg[e] <= deadline) begin
+            e = f_evh_q;
+            r = f_rch_q;
+            if (deadline_ok && f_used_reg[s] && !f_div_reg[s] && f_ev_reg[s] && e_time_q <= deadline) begin
                 vd_push = 1'b1;
-                vd_in = {K_MISSING, 1'b1, e_id_reg[e], e_buf_reg[e], f_id_reg[s], e_seq_reg[e], e_len_reg[e],
-                         e_dig_reg[e], 64'd0};
+                vd_in = {K_MISSING, 1'b1, e_id_q, e_buf_q, f_id_q, e_seq_q, e_len_q,
+                         e_dig_q, 64'd0};
                 c_miss_rec_reg <= c_miss_rec_reg + 1;
                 f_div_reg[s] <= 1'b1;
-            end else if (deadline_ok && f_used_reg[s] && f_rec_reg[s] && r_time_reg[r] <= deadline) begin
+            end else if (deadline_ok && f_used_reg[s] && f_rec_reg[s] && r_time_q <= deadline) begin
                 // Drop the flow's oldest record; stay on this flow for the next one.
                 r_free_push = 1'b1;
                 r_free_in = r;
                 r_used_reg <= r_used_reg - 1'b1;
-                if (r == f_rct_reg[s]) f_rec_reg[s] <= 1'b0;
-                else f_rch_reg[s] <= r_next_reg[r];
+                if (r == f_rct_q) f_rec_reg[s] <= 1'b0;
+                else f_rch_reg[s] <= r_next_q;
                 if (f_div_reg[s]) begin
                     c_ignored_reg <= c_ignored_reg + 1;
                 end else begin
                     vd_push = 1'b1;
-                    vd_in = {K_MISSING, 1'b0, 32'd0, 16'd0, f_id_reg[s], r_seq_reg[r], r_len_reg[r], 64'd0, r_dig_reg[r]};
+                    vd_in = {K_MISSING, 1'b0, 32'd0, 16'd0, f_id_q, r_seq_q, r_len_q, 64'd0, r_dig_q};
                     c_miss_ev_reg <= c_miss_ev_reg + 1;
                     f_div_reg[s] <= 1'b1;
                 end
@@ -340,14 +365,14 @@ module ts_compare #(
 
         if (op_ra) begin
             s = walk_reg;
-            e = f_evh_reg[s];
+            e = f_evh_q;
             if (f_used_reg[s] && f_ev_reg[s]) begin
                 vd_push = 1'b1;
-                vd_in = {K_RELEASE, 1'b1, e_id_reg[e], e_buf_reg[e], f_id_reg[s], e_seq_reg[e], e_len_reg[e],
-                         e_dig_reg[e], 64'd0};
+                vd_in = {K_RELEASE, 1'b1, e_id_q, e_buf_q, f_id_q, e_seq_q, e_len_q,
+                         e_dig_q, 64'd0};
                 c_rel_ckpt_reg <= c_rel_ckpt_reg + 1;
-                if (e == f_evt_reg[s]) f_ev_reg[s] <= 1'b0;
-                else f_evh_reg[s] <= e_next_reg[e];
+                if (e == f_evt_q) f_ev_reg[s] <= 1'b0;
+                else f_evh_reg[s] <= e_next_q;
             end else begin
                 walk_reg <= walk_reg + 1'b1;
                 if (walk_reg == FLOWS - 1) begin

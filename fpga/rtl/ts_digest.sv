@@ -36,7 +36,7 @@ module ts_digest #(
         end
     end
     localparam integer HB = HDR_BEATS * 512;
-    localparam integer JOB_DEPTH_LOG2 = 3;
+    localparam integer JOB_DEPTH_LOG2 = 4;  // frames between input and CRC: the pipeline's depth and slack
     localparam integer RES_DEPTH_LOG2 = 3;
 `include "ts_crc64_masks.svh"
 
@@ -56,13 +56,23 @@ module ts_digest #(
     reg  [7:0]  beat_reg = 0;
     reg  [16:0] len_reg = 0;
     wire [6:0]  in_nb = keep_bytes(s_axis_tkeep);
-    wire [511:0] in_data = s_axis_tdata & ~({512{1'b1}} << (in_nb * 8));
+    // Bytes past the frame's end are zeroed; per-byte compares with constants
+    // instead of a shifted mask (a wide shift Yosys is slow to map).
+    reg  [511:0] in_data;
+    always @* begin : p_in_mask
+        integer k;
+        for (k = 0; k < 64; k = k + 1) in_data[8*k +: 8] = (k < in_nb) ? s_axis_tdata[8*k +: 8] : 8'd0;
+    end
     wire jobs_ok = jobs_out_reg < (5'd1 << JOB_DEPTH_LOG2);
     assign s_axis_tready = !data_full && jobs_ok;
     wire in_fire = s_axis_tvalid && s_axis_tready;
     wire [16:0] len_next = (len_reg > 17'h1FFBF) ? 17'h1FFFF : len_reg + {10'd0, in_nb};
-    wire [HB-1:0] hdr_next = (beat_reg < HDR_BEATS)
-        ? (hdr_reg | ({{(HB-512){1'b0}}, in_data} << (beat_reg * 512))) : hdr_reg;
+    reg  [HB-1:0] hdr_next;  // the beat lands in its slot of the window (a select, not a shift)
+    always @* begin : p_hdr
+        integer b;
+        hdr_next = hdr_reg;
+        for (b = 0; b < HDR_BEATS; b = b + 1) if (beat_reg == b) hdr_next[b*512 +: 512] = in_data;
+    end
 
     reg          job0_valid_reg = 0;
     reg [HB-1:0] job0_hdr_reg;
@@ -100,19 +110,28 @@ module ts_digest #(
     wire [15:0]  p_lbl_off, p_seq_off;
     wire [7:0]   p_flags;
     wire [31:0]  p_seq, p_ack;
-    reg  [16:0]  p_len_reg;
+    reg  [16:0]  p_len0_reg, p_len_reg;  // the length beside the parser's two stages
     ts_hdr_parse #(.HDR_BEATS(HDR_BEATS)) parse (
         .clk(clk), .rst(rst), .in_valid(job0_valid_reg), .in_hdr(job0_hdr_reg), .in_len(job0_len_reg),
         .out_valid_reg(p_valid), .out_key_reg(p_key), .out_key_len_reg(p_key_len),
         .out_zoff_reg(p_zoff), .out_zlen_reg(p_zlen), .out_lbl_reg(p_lbl), .out_lbl_off_reg(p_lbl_off),
         .out_tcp_reg(p_tcp), .out_tcp_flags_reg(p_flags), .out_tcp_seq_reg(p_seq), .out_tcp_ack_reg(p_ack),
         .out_tcp_seq_off_reg(p_seq_off), .out_beyond_reg(p_beyond));
-    always @(posedge clk) p_len_reg <= job0_len_reg;
+    always @(posedge clk) begin
+        p_len0_reg <= job0_len_reg;
+        p_len_reg <= p_len0_reg;
+    end
 
     // ---- Flow id: CRC-64/XZ of the right-aligned key (leading zeros leave a
     // zero register unchanged; the initial value's share is a table lookup) ----
     wire [63:0] key_raw;
     ts_crc64_beat key_crc (.state(64'd0), .data(p_key), .next(key_raw));
+    reg  [63:0] init_share;  // the initial value's share for the key length (a 65-entry table)
+    always @* begin : p_init_share
+        integer k;
+        init_share = 64'd0;
+        for (k = 0; k <= 64; k = k + 1) if (p_key_len == k) init_share = TS_CRC64_INIT_ZEROS[k*64 +: 64];
+    end
     reg         k_valid_reg = 0;
     reg  [63:0] k_flow_reg;
     reg  [16:0] k_len_reg;
@@ -123,7 +142,7 @@ module ts_digest #(
     reg  [31:0] k_seq_reg, k_ack_reg;
     always @(posedge clk) begin
         k_valid_reg <= p_valid && !rst;
-        k_flow_reg <= key_raw ^ TS_CRC64_INIT_ZEROS[p_key_len * 64 +: 64] ^ 64'hFFFFFFFFFFFFFFFF;
+        k_flow_reg <= key_raw ^ init_share ^ 64'hFFFFFFFFFFFFFFFF;
         k_len_reg <= p_len_reg;
         k_zoff_reg <= p_zoff;
         k_zlen_reg <= p_zlen;
@@ -151,16 +170,14 @@ module ts_digest #(
     reg  [63:0] s_zoff_reg;
     reg  [15:0] s_zlen_reg, s_lbl_off_reg, s_seq_off_reg;
     reg         s_lbl_reg, s_tcp_reg, s_beyond_reg;
+    // The frame's other fields wait beside the table's two stages.
+    localparam integer KW = 64 + 17 + 64 + 16 + 1 + 16 + 1 + 16 + 1;
+    reg  [KW-1:0] k2_reg;
     always @(posedge clk) begin
-        s_flow_reg <= k_flow_reg;
-        s_len_reg <= k_len_reg;
-        s_zoff_reg <= k_zoff_reg;
-        s_zlen_reg <= k_zlen_reg;
-        s_lbl_reg <= k_lbl_reg;
-        s_lbl_off_reg <= k_lbl_off_reg;
-        s_tcp_reg <= k_tcp_reg;
-        s_seq_off_reg <= k_seq_off_reg;
-        s_beyond_reg <= k_beyond_reg;
+        k2_reg <= {k_flow_reg, k_len_reg, k_zoff_reg, k_zlen_reg, k_lbl_reg, k_lbl_off_reg, k_tcp_reg,
+                   k_seq_off_reg, k_beyond_reg};
+        {s_flow_reg, s_len_reg, s_zoff_reg, s_zlen_reg, s_lbl_reg, s_lbl_off_reg, s_tcp_reg, s_seq_off_reg,
+         s_beyond_reg} <= k2_reg;
     end
 
     // ---- Job queue: what the CRC stage needs per frame ----
@@ -184,7 +201,7 @@ module ts_digest #(
     wire [519:0] beat;
     wire beat_empty;
     wire crc_fire;
-    ts_fifo #(.WIDTH(520), .DEPTH_LOG2(DATA_DEPTH_LOG2)) data_fifo (
+    ts_fifo_bram #(.WIDTH(520), .DEPTH_LOG2(DATA_DEPTH_LOG2)) data_fifo (  // block RAM
         .clk(clk), .rst(rst), .push(in_fire), .push_data({s_axis_tlast, in_nb, in_data}), .pop(crc_fire),
         .head(beat), .empty(beat_empty), .full(data_full), .count(data_count));
     wire        b_last = beat[519];
@@ -219,7 +236,8 @@ module ts_digest #(
         end
     end
 
-    wire [511:0] crc_in = b_last ? (norm << ((7'd64 - b_nb) * 8)) : norm;
+    wire [6:0]   last_pad = 7'd64 - b_nb;  // the last beat moves up by this many bytes
+    wire [511:0] crc_in = !b_last ? norm : last_pad[6] ? 512'd0 : (norm << {last_pad[5:0], 3'b000});
     wire [63:0] crc_out;
     ts_crc64_beat frame_crc (.state(b_last ? 64'd0 : crc_state_reg), .data(crc_in), .next(crc_out));
 

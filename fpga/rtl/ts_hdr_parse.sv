@@ -1,6 +1,7 @@
 // Parses the header window of one output frame (docs/digest.md sections 1-2):
-// flow key, normalization patches and TCP fields. One frame per clock, one
-// register stage; everything it needs lies in the first HDR_BEATS beats.
+// flow key, normalization patches and TCP fields. One frame per clock in two
+// register stages (L2/L3 and IPv6 extensions, then L4, options and the key);
+// everything it needs lies in the first HDR_BEATS beats.
 `resetall
 `timescale 1ns / 1ps
 `default_nettype none
@@ -39,7 +40,141 @@ module ts_hdr_parse #(
         end
     end
 
-    // Combinational parse; `b_*` read the window (zero past it).
+    // Byte fields at a variable offset are read through a part-select of the
+    // window at the offset clamped to the window's end, and bytes past the
+    // window are zeroed by comparing their offset: the same zeros as a full
+    // shift, at a fraction of its logic (and no constant padding, which Yosys
+    // is slow to fold).
+    localparam [16:0] HL = H;
+    function automatic [16:0] clamp_off(input [16:0] o);
+        clamp_off = (o > HL) ? HL : o;
+    endfunction
+
+    // ---- Stage A: Ethernet, VLANs, IPv4 / IPv6 and its extension chain ----
+    reg          a_ok;       // length in range: anything parsed at all
+    reg  [15:0]  a_type;
+    reg  [1:0]   a_nvlan;
+    reg  [31:0]  a_vids;
+    reg          a_ip, a_frag, a_beyond, a_lbl;
+    reg  [7:0]   a_proto, a_kind;
+    reg  [255:0] a_addrs;    // IPv4: 8 bytes, IPv6: 32 bytes (byte 0 first)
+    reg  [16:0]  a_l4, a_end;
+    reg  [6:0]   a_key_len;
+    reg  [31:0]  a_zoff;     // IPv4 identification and checksum
+    reg  [7:0]   a_zlen;
+    reg  [15:0]  a_lbl_off;
+
+    always @* begin : p_l3
+        reg [16:0] off, total, ihl;
+        reg [15:0] ext2;
+        reg        go, stop;
+        reg [7:0]  next_hdr;
+        integer i;
+
+        a_ok = 1'b0; a_type = 16'd0; a_nvlan = 2'd0; a_vids = 32'd0; a_ip = 1'b0; a_frag = 1'b0;
+        a_beyond = 1'b0; a_lbl = 1'b0; a_proto = 8'd0; a_kind = 8'd0; a_addrs = 256'd0; a_l4 = 17'd0;
+        a_end = 17'd0; a_key_len = 7'd1; a_zoff = 32'd0; a_zlen = 8'd0; a_lbl_off = 16'd0;
+        off = 17'd14; total = 17'd0; ihl = 17'd0; ext2 = 16'd0; go = 1'b0; stop = 1'b0; next_hdr = 8'd0;
+
+        if (!(in_len < 17'd14 || in_len > 17'd65535)) begin
+            a_ok = 1'b1;
+            a_type = {in_hdr[12*8 +: 8], in_hdr[13*8 +: 8]};
+            go = 1'b1;
+            for (i = 0; i < 2; i = i + 1) begin
+                if (go && (a_type == 16'h8100 || a_type == 16'h88A8) && off + 17'd4 <= in_len) begin
+                    a_vids[16*i +: 16] = {4'd0, in_hdr[off*8 +: 4], in_hdr[(off+1)*8 +: 8]};
+                    a_type = {in_hdr[(off+2)*8 +: 8], in_hdr[(off+3)*8 +: 8]};
+                    off = off + 17'd4;
+                    a_nvlan = a_nvlan + 2'd1;
+                end else begin
+                    go = 1'b0;
+                end
+            end
+
+            if (a_type == 16'h0800 && off + 17'd20 <= in_len) begin
+                ihl = {11'd0, in_hdr[off*8 +: 4], 2'b00};
+                total = {1'b0, in_hdr[(off+2)*8 +: 8], in_hdr[(off+3)*8 +: 8]};
+                if (in_hdr[off*8+4 +: 4] == 4'd4 && ihl >= 17'd20 && total >= ihl && off + total <= in_len) begin
+                    a_ip = 1'b1;
+                    a_zoff[0 +: 16] = off[15:0] + 16'd4;  a_zlen[0 +: 4] = 4'd2;   // identification
+                    a_zoff[16 +: 16] = off[15:0] + 16'd10; a_zlen[4 +: 4] = 4'd2;  // header checksum
+                    a_frag = ({in_hdr[(off+6)*8 +: 8], in_hdr[(off+7)*8 +: 8]} & 16'h3FFF) != 16'd0;
+                    a_proto = in_hdr[(off+9)*8 +: 8];
+                    for (i = 0; i < 8; i = i + 1) a_addrs[8*i +: 8] = in_hdr[(off+12+i)*8 +: 8];
+                    a_l4 = off + ihl;
+                    a_end = off + total;
+                    a_key_len = 7'd15 + {4'd0, a_nvlan, 1'b0};
+                    a_kind = 8'd1;
+                end
+            end
+            if (a_type == 16'h86DD && off + 17'd40 <= in_len) begin
+                a_end = off + 17'd40 + {1'b0, in_hdr[(off+4)*8 +: 8], in_hdr[(off+5)*8 +: 8]};
+                if (in_hdr[off*8+4 +: 4] == 4'd6 && a_end <= in_len) begin
+                    a_ip = 1'b1;
+                    a_lbl = 1'b1;
+                    a_lbl_off = off[15:0] + 16'd1;
+                    next_hdr = in_hdr[(off+6)*8 +: 8];
+                    a_l4 = off + 17'd40;
+                    stop = 1'b0;
+                    for (i = 0; i < 8; i = i + 1) begin
+                        if (!stop && (next_hdr == 8'd0 || next_hdr == 8'd43 || next_hdr == 8'd60)) begin
+                            if (a_l4 + 17'd8 > a_end) begin
+                                next_hdr = 8'hFF;
+                                stop = 1'b1;
+                            end else begin
+                                if (a_l4 + 17'd2 > HL) a_beyond = 1'b1;
+                                ext2[7:0] = (a_l4 < HL) ? in_hdr[clamp_off(a_l4) * 8 +: 8] : 8'd0;
+                                ext2[15:8] = (a_l4 + 17'd1 < HL) ? in_hdr[clamp_off(a_l4 + 17'd1) * 8 +: 8] : 8'd0;
+                                next_hdr = ext2[7:0];
+                                a_l4 = a_l4 + {5'd0, {1'b0, ext2[15:8]} + 9'd1, 3'b000};
+                            end
+                        end else begin
+                            stop = 1'b1;
+                        end
+                    end
+                    if (next_hdr == 8'd0 || next_hdr == 8'd43 || next_hdr == 8'd60 || a_l4 > a_end) next_hdr = 8'hFF;
+                    a_proto = next_hdr;
+                    for (i = 0; i < 32; i = i + 1) a_addrs[8*i +: 8] = in_hdr[(off+8+i)*8 +: 8];
+                    a_key_len = 7'd39 + {4'd0, a_nvlan, 1'b0};
+                    a_kind = 8'd2;
+                end
+            end
+        end
+    end
+
+    reg          b_valid_reg = 1'b0;
+    reg  [H*8-1:0] b_hdr_reg;
+    reg          b_ok_reg, b_ip_reg, b_frag_reg, b_beyond_reg, b_lbl_reg;
+    reg  [15:0]  b_type_reg, b_lbl_off_reg;
+    reg  [1:0]   b_nvlan_reg;
+    reg  [31:0]  b_vids_reg, b_zoff_reg;
+    reg  [7:0]   b_proto_reg, b_kind_reg, b_zlen_reg;
+    reg  [255:0] b_addrs_reg;
+    reg  [16:0]  b_l4_reg, b_end_reg;
+    reg  [6:0]   b_key_len_reg;
+    always @(posedge clk) begin
+        b_valid_reg <= in_valid && !rst;
+        b_hdr_reg <= in_hdr;
+        b_ok_reg <= a_ok;
+        b_type_reg <= a_type;
+        b_nvlan_reg <= a_nvlan;
+        b_vids_reg <= a_vids;
+        b_ip_reg <= a_ip;
+        b_frag_reg <= a_frag;
+        b_beyond_reg <= a_beyond;
+        b_lbl_reg <= a_lbl;
+        b_lbl_off_reg <= a_lbl_off;
+        b_proto_reg <= a_proto;
+        b_kind_reg <= a_kind;
+        b_addrs_reg <= a_addrs;
+        b_l4_reg <= a_l4;
+        b_end_reg <= a_end;
+        b_key_len_reg <= a_key_len;
+        b_zoff_reg <= a_zoff;
+        b_zlen_reg <= a_zlen;
+    end
+
+    // ---- Stage B: UDP / TCP, the TCP option walk, the key ----
     reg [511:0] key;
     reg [6:0]   key_len;
     reg [63:0]  zoff;
@@ -52,124 +187,63 @@ module ts_hdr_parse #(
     reg [15:0]  tcp_seq_off;
     reg         beyond;
 
-    reg [H*8-1:0] win_sh;   // window shifted to l4
-    reg [H*8-1:0] ext_sh;   // window shifted to the current extension header
-    reg [319:0]   opts;     // TCP options (40 bytes), zero past doff
+    wire [479:0] l4_raw = b_hdr_reg[clamp_off(b_l4_reg) * 8 +: 480];
+    reg  [479:0] l4_win;  // TCP header and options, zero past the window
+    always @* begin : p_l4_win
+        integer k;
+        for (k = 0; k < 60; k = k + 1) l4_win[8*k +: 8] = (b_l4_reg + k < HL) ? l4_raw[8*k +: 8] : 8'd0;
+    end
 
-    always @* begin : p_parse
-        reg [16:0] off, l4, end_, total, ihl, doff, olen, p, nxt, L;
-        reg [15:0] type_;
-        reg [1:0]  nvlan;
-        reg [31:0] vids;
-        reg        go, ip, frag, stop, ts_found;
-        reg [7:0]  proto, next_hdr, kind, okind, olen_b;
-        reg [255:0] addrs;   // IPv4: 8 bytes, IPv6: 32 bytes (byte 0 first)
-        reg [31:0]  ports;
-        reg [39:0]  reach;
+    always @* begin : p_l4
+        reg [16:0] l4, end_, doff, olen, L;
+        reg [7:0]  okind, olen_b, kind;
+        reg [31:0] ports;
+        reg [319:0] opts;    // TCP options (40 bytes), zero past doff
+        reg [39:0] reach;
+        reg        ts_found;
         integer i, j;
 
-        key = 512'd0; key_len = 7'd1; zoff = 64'd0; zlen = 16'd0; lbl = 1'b0; lbl_off = 16'd0;
-        tcp = 1'b0; tcp_flags = 8'd0; tcp_seq = 32'd0; tcp_ack = 32'd0; tcp_seq_off = 16'd0;
-        beyond = 1'b0; ip = 1'b0; frag = 1'b0; proto = 8'd0; addrs = 256'd0; ports = 32'd0;
-        off = 17'd14; l4 = 17'd0; end_ = 17'd0; nvlan = 2'd0; vids = 32'd0; type_ = 16'd0;
-        win_sh = {H*8{1'b0}}; ext_sh = {H*8{1'b0}}; opts = 320'd0; reach = 40'd0; ts_found = 1'b0;
-        total = 17'd0; ihl = 17'd0; doff = 17'd0; olen = 17'd0; p = 17'd0; nxt = 17'd0; L = 17'd0;
-        stop = 1'b0; next_hdr = 8'd0; kind = 8'd0; okind = 8'd0; olen_b = 8'd0; go = 1'b0;
+        key = 512'd0; key_len = b_key_len_reg; zoff = {32'd0, b_zoff_reg}; zlen = {8'd0, b_zlen_reg};
+        lbl = b_lbl_reg; lbl_off = b_lbl_off_reg; tcp = 1'b0; tcp_flags = 8'd0; tcp_seq = 32'd0;
+        tcp_ack = 32'd0; tcp_seq_off = 16'd0; beyond = b_beyond_reg;
+        l4 = b_l4_reg; end_ = b_end_reg; kind = b_kind_reg; ports = 32'd0; opts = 320'd0; reach = 40'd0;
+        ts_found = 1'b0; doff = 17'd0; olen = 17'd0; L = 17'd0; okind = 8'd0; olen_b = 8'd0;
 
-        if (in_len < 17'd14 || in_len > 17'd65535) begin
+        if (!b_ok_reg) begin
             key = 512'd0;  // the single byte 00, right-aligned
             key_len = 7'd1;
+            zoff = 64'd0; zlen = 16'd0; lbl = 1'b0; lbl_off = 16'd0; beyond = 1'b0;
         end else begin
-            type_ = {in_hdr[12*8 +: 8], in_hdr[13*8 +: 8]};
-            go = 1'b1;
-            for (i = 0; i < 2; i = i + 1) begin
-                if (go && (type_ == 16'h8100 || type_ == 16'h88A8) && off + 17'd4 <= in_len) begin
-                    vids[16*i +: 16] = {4'd0, in_hdr[off*8 +: 4], in_hdr[(off+1)*8 +: 8]};
-                    type_ = {in_hdr[(off+2)*8 +: 8], in_hdr[(off+3)*8 +: 8]};
-                    off = off + 17'd4;
-                    nvlan = nvlan + 2'd1;
-                end else begin
-                    go = 1'b0;
-                end
-            end
-
-            if (type_ == 16'h0800 && off + 17'd20 <= in_len) begin
-                ihl = {11'd0, in_hdr[off*8 +: 4], 2'b00};
-                total = {1'b0, in_hdr[(off+2)*8 +: 8], in_hdr[(off+3)*8 +: 8]};
-                if (in_hdr[off*8+4 +: 4] == 4'd4 && ihl >= 17'd20 && total >= ihl && off + total <= in_len) begin
-                    ip = 1'b1;
-                    zoff[0 +: 16] = off[15:0] + 16'd4;  zlen[0 +: 4] = 4'd2;   // identification
-                    zoff[16 +: 16] = off[15:0] + 16'd10; zlen[4 +: 4] = 4'd2;  // header checksum
-                    frag = ({in_hdr[(off+6)*8 +: 8], in_hdr[(off+7)*8 +: 8]} & 16'h3FFF) != 16'd0;
-                    proto = in_hdr[(off+9)*8 +: 8];
-                    for (i = 0; i < 8; i = i + 1) addrs[8*i +: 8] = in_hdr[(off+12+i)*8 +: 8];
-                    l4 = off + ihl;
-                    end_ = off + total;
-                    key_len = 7'd15 + {4'd0, nvlan, 1'b0};
-                    kind = 8'd1;
-                end
-            end
-            if (type_ == 16'h86DD && off + 17'd40 <= in_len) begin
-                end_ = off + 17'd40 + {1'b0, in_hdr[(off+4)*8 +: 8], in_hdr[(off+5)*8 +: 8]};
-                if (in_hdr[off*8+4 +: 4] == 4'd6 && end_ <= in_len) begin
-                    ip = 1'b1;
-                    lbl = 1'b1;
-                    lbl_off = off[15:0] + 16'd1;
-                    next_hdr = in_hdr[(off+6)*8 +: 8];
-                    l4 = off + 17'd40;
-                    stop = 1'b0;
-                    for (i = 0; i < 8; i = i + 1) begin
-                        if (!stop && (next_hdr == 8'd0 || next_hdr == 8'd43 || next_hdr == 8'd60)) begin
-                            if (l4 + 17'd8 > end_) begin
-                                next_hdr = 8'hFF;
-                                stop = 1'b1;
-                            end else begin
-                                if (l4 + 17'd2 > H) beyond = 1'b1;
-                                ext_sh = in_hdr >> (l4 * 8);
-                                next_hdr = ext_sh[7:0];
-                                l4 = l4 + {5'd0, {1'b0, ext_sh[15:8]} + 9'd1, 3'b000};
-                            end
-                        end else begin
-                            stop = 1'b1;
-                        end
-                    end
-                    if (next_hdr == 8'd0 || next_hdr == 8'd43 || next_hdr == 8'd60 || l4 > end_) next_hdr = 8'hFF;
-                    proto = next_hdr;
-                    for (i = 0; i < 32; i = i + 1) addrs[8*i +: 8] = in_hdr[(off+8+i)*8 +: 8];
-                    key_len = 7'd39 + {4'd0, nvlan, 1'b0};
-                    kind = 8'd2;
-                end
-            end
-
-            if (ip) begin
-                win_sh = in_hdr >> (l4 * 8);
-                if (!frag && proto == 8'd17 && l4 + 17'd8 <= end_) begin
-                    if (l4 + 17'd8 > H) beyond = 1'b1;
-                    ports = win_sh[31:0];
+            if (b_ip_reg) begin
+                if (!b_frag_reg && b_proto_reg == 8'd17 && l4 + 17'd8 <= end_) begin
+                    if (l4 + 17'd8 > HL) beyond = 1'b1;
+                    ports = l4_win[31:0];
                     zoff[32 +: 16] = l4[15:0] + 16'd6; zlen[8 +: 4] = 4'd2;  // UDP checksum
-                end else if (!frag && proto == 8'd6 && l4 + 17'd20 <= end_) begin
-                    doff = {11'd0, win_sh[12*8+4 +: 4], 2'b00};
+                end else if (!b_frag_reg && b_proto_reg == 8'd6 && l4 + 17'd20 <= end_) begin
+                    doff = {11'd0, l4_win[12*8+4 +: 4], 2'b00};
                     if (doff >= 17'd20 && l4 + doff <= end_) begin
-                        if (l4 + doff > H) beyond = 1'b1;
-                        ports = win_sh[31:0];
+                        if (l4 + doff > HL) beyond = 1'b1;
+                        ports = l4_win[31:0];
                         tcp = 1'b1;
-                        tcp_seq = {win_sh[4*8 +: 8], win_sh[5*8 +: 8], win_sh[6*8 +: 8], win_sh[7*8 +: 8]};
-                        tcp_ack = {win_sh[8*8 +: 8], win_sh[9*8 +: 8], win_sh[10*8 +: 8], win_sh[11*8 +: 8]};
-                        tcp_flags = win_sh[13*8 +: 8];
+                        tcp_seq = {l4_win[4*8 +: 8], l4_win[5*8 +: 8], l4_win[6*8 +: 8], l4_win[7*8 +: 8]};
+                        tcp_ack = {l4_win[8*8 +: 8], l4_win[9*8 +: 8], l4_win[10*8 +: 8], l4_win[11*8 +: 8]};
+                        tcp_flags = l4_win[13*8 +: 8];
                         tcp_seq_off = l4[15:0] + 16'd4;
                         zoff[32 +: 16] = l4[15:0] + 16'd16; zlen[8 +: 4] = 4'd2;  // TCP checksum
                         // Options: which positions does the walk reach (docs/digest.md 1.5)?
                         olen = doff - 17'd20;
-                        opts = win_sh[20*8 +: 320] & ((320'd1 << (olen * 8)) - 320'd1);
+                        for (j = 0; j < 40; j = j + 1) opts[8*j +: 8] = (j < olen) ? l4_win[(20+j)*8 +: 8] : 8'd0;
+                        // Position j is reached from i < j by a NOP at i (j = i + 1) or by an
+                        // option at i whose length byte is j - i >= 2; j < olen implies that
+                        // option fits, so each step is a compare with a constant.
                         for (j = 0; j < 40; j = j + 1) begin
                             if (j == 0) reach[j] = olen != 17'd0;
                             for (i = 0; i < j; i = i + 1) begin
                                 okind = opts[8*i +: 8];
                                 olen_b = (i + 1 < 40) ? opts[8*(i+1) +: 8] : 8'd0;
-                                if (okind == 8'd1) nxt = i + 1;
-                                else if (okind == 8'd0 || i + 2 > olen || olen_b < 8'd2 || i + olen_b > olen) nxt = 17'd0;
-                                else nxt = i + {9'd0, olen_b};
-                                if (reach[i] && nxt == j && j < olen) reach[j] = 1'b1;
+                                if (reach[i] && j < olen && (okind == 8'd1 ? j == i + 1
+                                        : (okind != 8'd0 && j - i >= 2 && olen_b == j - i)))
+                                    reach[j] = 1'b1;
                             end
                         end
                         for (j = 0; j < 40; j = j + 1) begin
@@ -181,42 +255,42 @@ module ts_hdr_parse #(
                         end
                     end
                 end
-            end
-
-            if (ip) begin
                 // 01|02, n, VIDs, proto, addresses, ports; right-aligned in `key`.
                 key[511 -: 32] = ports;
                 if (kind == 8'd1) begin
-                    for (i = 0; i < 8; i = i + 1) key[(52+i)*8 +: 8] = addrs[8*i +: 8];
-                    key[51*8 +: 8] = proto;
+                    for (i = 0; i < 8; i = i + 1) key[(52+i)*8 +: 8] = b_addrs_reg[8*i +: 8];
+                    key[51*8 +: 8] = b_proto_reg;
                 end else begin
-                    for (i = 0; i < 32; i = i + 1) key[(28+i)*8 +: 8] = addrs[8*i +: 8];
-                    key[27*8 +: 8] = proto;
+                    for (i = 0; i < 32; i = i + 1) key[(28+i)*8 +: 8] = b_addrs_reg[8*i +: 8];
+                    key[27*8 +: 8] = b_proto_reg;
                 end
                 L = (kind == 8'd1) ? 17'd51 : 17'd27;  // first byte after the VIDs
             end else begin
                 // 03, n, VIDs, type, destination MAC, source MAC.
                 kind = 8'd3;
                 zoff = 64'd0; zlen = 16'd0; lbl = 1'b0; tcp = 1'b0; beyond = 1'b0;
-                for (i = 0; i < 12; i = i + 1) key[(52+i)*8 +: 8] = in_hdr[i*8 +: 8];
-                key[50*8 +: 16] = {type_[7:0], type_[15:8]};
+                for (i = 0; i < 12; i = i + 1) key[(52+i)*8 +: 8] = b_hdr_reg[i*8 +: 8];
+                key[50*8 +: 16] = {b_type_reg[7:0], b_type_reg[15:8]};
                 L = 17'd50;
-                key_len = 7'd16 + {4'd0, nvlan, 1'b0};
+                key_len = 7'd16 + {4'd0, b_nvlan_reg, 1'b0};
             end
-            // VIDs in front of L, then n, then the kind byte.
-            for (i = 0; i < 2; i = i + 1) begin
-                if (i < nvlan) begin
-                    key[(L - 2*nvlan + 2*i) * 8 +: 8] = {4'd0, vids[16*i+8 +: 4]};
-                    key[(L - 2*nvlan + 2*i + 1) * 8 +: 8] = vids[16*i +: 8];
+            // VIDs in front of L, then n, then the kind byte: each key byte picks
+            // its content by comparing its (constant) position, no variable shift.
+            for (j = 20; j < 52; j = j + 1) begin
+                for (i = 0; i < 2; i = i + 1) begin
+                    if (i < b_nvlan_reg && j == L - 2*b_nvlan_reg + 2*i)
+                        key[j*8 +: 8] = {4'd0, b_vids_reg[16*i+8 +: 4]};
+                    if (i < b_nvlan_reg && j == L - 2*b_nvlan_reg + 2*i + 1)
+                        key[j*8 +: 8] = b_vids_reg[16*i +: 8];
                 end
+                if (j == L - 2*b_nvlan_reg - 1) key[j*8 +: 8] = {6'd0, b_nvlan_reg};
+                if (j == L - 2*b_nvlan_reg - 2) key[j*8 +: 8] = kind;
             end
-            key[(L - 2*nvlan - 1) * 8 +: 8] = {6'd0, nvlan};
-            key[(L - 2*nvlan - 2) * 8 +: 8] = kind;
         end
     end
 
     always @(posedge clk) begin
-        out_valid_reg <= in_valid;
+        out_valid_reg <= b_valid_reg;
         out_key_reg <= key;
         out_key_len_reg <= key_len;
         out_zoff_reg <= zoff;

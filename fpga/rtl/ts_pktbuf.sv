@@ -3,6 +3,9 @@
 // port or drops it (an overflow verdict: the event is not held). A frame is
 // stored only if a whole jumbo frame's worth of cells is free, so a frame is
 // never cut; otherwise it is marked `nobuf` and the comparator reports it.
+// The cell memory is read synchronously (block RAM or UltraRAM): a cell read
+// on one clock names the next cell on the following one, so a chain is read
+// at one cell per clock; a four-entry output queue absorbs back-pressure.
 `resetall
 `timescale 1ns / 1ps
 `default_nettype none
@@ -46,9 +49,9 @@ module ts_pktbuf #(
         end
     end
 
-    reg [511:0] c_data [0:CELLS-1];
-    reg [63:0]  c_keep [0:CELLS-1];
-    reg         c_last [0:CELLS-1];
+    // Cell memory {last, keep, data} and the chain links: one write port each,
+    // one synchronous read port each (the same address).
+    reg [576:0]  c_mem  [0:CELLS-1];
     reg [CW-1:0] c_next [0:CELLS-1];
     reg [CW-1:0] free_mem [0:CELLS-1];
     reg [CW:0]   free_wp_reg = 0, free_rp_reg = 0, fresh_reg = 0, used_reg = 0;
@@ -72,18 +75,42 @@ module ts_pktbuf #(
         .full(desc_full), .count());
     assign m_desc_valid = !desc_empty;
 
-    // Read side.
+    // Read side. rd_*: the frame being read has a cell left to issue (at
+    // rd_cell_reg, or at the link just read); p_*: the cell issued last clock,
+    // now at the memory's output.
     reg          rd_active_reg = 0, rd_drop_reg = 0;
     reg [CW-1:0] rd_cell_reg = 0;
-    wire rd_step = rd_active_reg && (rd_drop_reg || m_axis_tready);
-    wire rd_done = rd_step && c_last[rd_cell_reg];
-    assign s_cmd_ready = !rd_active_reg || rd_done;  // back to back: one cell per clock
-    assign m_axis_tdata = c_data[rd_cell_reg];
-    assign m_axis_tkeep = c_keep[rd_cell_reg];
-    assign m_axis_tlast = c_last[rd_cell_reg];
+    reg          p_valid_reg = 0, p_drop_reg = 0;
+    reg [CW-1:0] p_cell_reg = 0;
+    reg [576:0]  p_cell_q;
+    reg [CW-1:0] p_next_q;
+    wire p_last = p_cell_q[576];
+    wire rd_more = rd_active_reg && !(p_valid_reg && p_last);
+    assign s_cmd_ready = !rd_more;  // the next frame's first cell follows the last at once
+    wire [CW-1:0] rd_addr = rd_more ? (p_valid_reg ? p_next_q : rd_cell_reg) : s_cmd_head[CW-1:0];
+    wire          rd_drop = rd_more ? rd_drop_reg : s_cmd_drop;
+    wire out_full, out_empty;
+    wire [2:0] out_count;
+    // Issue when the output queue has room for this cell and the one in flight.
+    wire rd_issue = (rd_more || s_cmd_valid) && ({1'b0, out_count} + {3'd0, p_valid_reg} < 4'd4 || rd_drop);
+    ts_fifo #(.WIDTH(577), .DEPTH_LOG2(2)) out_fifo (
+        .clk(clk), .rst(rst), .push(p_valid_reg && !p_drop_reg), .push_data(p_cell_q),
+        .pop(m_axis_tvalid && m_axis_tready), .head({m_axis_tlast, m_axis_tkeep, m_axis_tdata}),
+        .empty(out_empty), .full(out_full), .count(out_count));
     assign m_axis_tuser = 1'b0;
-    assign m_axis_tvalid = rd_active_reg && !rd_drop_reg;
-    assign busy = rd_active_reg || s_cmd_valid || in_frame_reg;
+    assign m_axis_tvalid = !out_empty;
+    assign busy = rd_active_reg || p_valid_reg || !out_empty || s_cmd_valid || in_frame_reg;
+
+    always @(posedge clk) begin
+        if (alloc) begin
+            c_mem[wr_cell] <= {s_axis_tlast, s_axis_tkeep, s_axis_tdata};
+            if (!first) c_next[in_prev_reg] <= wr_cell;
+        end
+        if (rd_issue) begin
+            p_cell_q <= c_mem[rd_addr];
+            p_next_q <= c_next[rd_addr];
+        end
+    end
 
     always @(posedge clk) begin
         if (in_fire) begin
@@ -93,26 +120,28 @@ module ts_pktbuf #(
             if (first && nobuf) stat_nobuf_reg <= stat_nobuf_reg + 1;
         end
         if (alloc) begin
-            c_data[wr_cell] <= s_axis_tdata;
-            c_keep[wr_cell] <= s_axis_tkeep;
-            c_last[wr_cell] <= s_axis_tlast;
-            if (!first) c_next[in_prev_reg] <= wr_cell;
             in_prev_reg <= wr_cell;
             if (!free_empty) free_rp_reg <= free_rp_reg + 1'b1;
             else fresh_reg <= fresh_reg + 1'b1;
         end
-        if (rd_step) begin
-            free_mem[free_wp_reg[CW-1:0]] <= rd_cell_reg;
+        // A cell is free again once it has left the memory.
+        if (p_valid_reg) begin
+            free_mem[free_wp_reg[CW-1:0]] <= p_cell_reg;
             free_wp_reg <= free_wp_reg + 1'b1;
-            rd_cell_reg <= c_next[rd_cell_reg];
-            if (c_last[rd_cell_reg]) rd_active_reg <= 1'b0;
         end
-        if (s_cmd_valid && s_cmd_ready) begin
+        p_valid_reg <= rd_issue;
+        if (rd_issue) begin
+            p_cell_reg <= rd_addr;
+            p_drop_reg <= rd_drop;
+        end
+        if (!rd_more && s_cmd_valid) begin
             rd_active_reg <= 1'b1;
             rd_drop_reg <= s_cmd_drop;
-            rd_cell_reg <= s_cmd_head[CW-1:0];
+        end else if (!rd_more) begin
+            rd_active_reg <= 1'b0;
         end
-        used_reg <= used_reg + {{CW{1'b0}}, alloc} - {{CW{1'b0}}, rd_step};
+        rd_cell_reg <= rd_addr;  // the cell still to issue when this clock did not issue it
+        used_reg <= used_reg + {{CW{1'b0}}, alloc} - {{CW{1'b0}}, p_valid_reg};
         if (rst) begin
             free_wp_reg <= 0;
             free_rp_reg <= 0;
@@ -120,6 +149,7 @@ module ts_pktbuf #(
             used_reg <= 0;
             in_frame_reg <= 1'b0;
             rd_active_reg <= 1'b0;
+            p_valid_reg <= 1'b0;
             stat_nobuf_reg <= 0;
         end
     end

@@ -1,7 +1,9 @@
 // The digester's per-flow state (common/digest.h Digester): each flow's next
 // output sequence and TCP sequence/acknowledgement bases. Fully associative,
-// one lookup-and-update per clock; entries are filled in order and only ever
-// freed all at once, when a new flow would exceed the capacity (as software).
+// one lookup-and-update per clock in two stages: the match vector is
+// registered, then corrected for the update the frame ahead made meanwhile.
+// Entries are filled in order and only ever freed all at once, when a new
+// flow would exceed the capacity (as software).
 `resetall
 `timescale 1ns / 1ps
 `default_nettype none
@@ -41,58 +43,83 @@ module ts_seq_table #(
 
     wire [31:0] cap = (cfg_capacity == 0 || cfg_capacity > FLOWS) ? FLOWS : cfg_capacity;
 
+    reg [FLOWS-1:0] cur_vec;        // stage 2: the frame's match vector, corrected
+    reg [IW-1:0]    hit_idx, idx;   // its entry, or the one a new flow takes
+    reg             fresh, clear;   // a new flow; one that finds the table full
+
+    // Stage 1: match vector against the table as it is now.
     reg [FLOWS-1:0] hit_vec;
-    reg [IW-1:0] hit_idx;
     integer i;
     always @* begin
+        for (i = 0; i < FLOWS; i = i + 1) hit_vec[i] = used_reg[i] && flow_reg[i] == in_flow;
+    end
+    // Stage 2's last update (w_*) lets the frame behind correct its vector.
+    reg          s1_valid_reg = 0, s1_tcp_reg, s1_same_reg;
+    reg [FLOWS-1:0] s1_hit_reg;
+    reg [63:0]   s1_flow_reg;
+    reg [7:0]    s1_flags_reg;
+    reg [31:0]   s1_seq_reg, s1_ack_reg;
+    reg          w_valid_reg = 0, w_clear_reg = 0;
+    reg [IW-1:0] w_idx_reg = 0;
+    always @(posedge clk) begin
+        s1_valid_reg <= in_valid && !rst;
+        s1_hit_reg <= hit_vec;
+        s1_same_reg <= s1_valid_reg && s1_flow_reg == in_flow;
+        s1_flow_reg <= in_flow;
+        s1_tcp_reg <= in_tcp;
+        s1_flags_reg <= in_flags;
+        s1_seq_reg <= in_seq;
+        s1_ack_reg <= in_ack;
+        w_valid_reg <= s1_valid_reg && !rst;
+        w_clear_reg <= clear;
+        w_idx_reg <= idx;
+    end
+
+    // Stage 2: the vector as of the last update (a clear leaves entry 0 only),
+    // then one index by OR-ing the (at most one) matching positions; a new
+    // flow takes the next entry, or entry 0 of a cleared table.
+    always @* begin
+        cur_vec = (w_valid_reg && w_clear_reg) ? {FLOWS{1'b0}} : s1_hit_reg;
+        if (w_valid_reg && s1_same_reg) cur_vec[w_clear_reg ? {IW{1'b0}} : w_idx_reg] = 1'b1;
         hit_idx = 0;
-        for (i = 0; i < FLOWS; i = i + 1) begin
-            hit_vec[i] = used_reg[i] && flow_reg[i] == in_flow;
-            if (hit_vec[i]) hit_idx = i[IW-1:0];
-        end
+        for (i = 0; i < FLOWS; i = i + 1) if (cur_vec[i]) hit_idx = hit_idx | i[IW-1:0];
+        fresh = cur_vec == 0;
+        clear = fresh && {{(31-IW){1'b0}}, count_reg} >= cap;
+        idx = clear ? {IW{1'b0}} : fresh ? count_reg[IW-1:0] : hit_idx;
     end
 
     always @(posedge clk) begin : p_update
-        reg [IW-1:0] idx;
-        reg        clear, fresh, hs, ha, syn, ackf;
+        reg        hs, ha, syn, ackf;
         reg [31:0] sb, ab, nxt;
-        out_valid_reg <= in_valid;
-        if (in_valid) begin
-            clear = 1'b0;
-            fresh = hit_vec == 0;
-            idx = hit_idx;
-            if (fresh) begin
-                if ({{(31-IW){1'b0}}, count_reg} >= cap) begin
-                    clear = 1'b1;
-                    idx = 0;
-                    count_reg <= 1;
-                    stat_resets_reg <= stat_resets_reg + 1;
-                end else begin
-                    idx = count_reg[IW-1:0];
-                    count_reg <= count_reg + 1'b1;
-                end
+        out_valid_reg <= s1_valid_reg;
+        if (s1_valid_reg) begin
+            if (clear) begin
+                count_reg <= 1;
+                stat_resets_reg <= stat_resets_reg + 1;
+            end else if (fresh) begin
+                count_reg <= count_reg + 1'b1;
             end
             nxt = fresh ? 32'd0 : next_reg[idx];
             hs = fresh ? 1'b0 : has_seq_reg[idx];
             ha = fresh ? 1'b0 : has_ack_reg[idx];
             sb = seq_base_reg[idx];
             ab = ack_base_reg[idx];
-            syn = in_flags[1];
-            ackf = in_flags[4];
-            if (in_tcp) begin
+            syn = s1_flags_reg[1];
+            ackf = s1_flags_reg[4];
+            if (s1_tcp_reg) begin
                 if (syn || !hs) begin
-                    sb = in_seq;
+                    sb = s1_seq_reg;
                     hs = 1'b1;
                     ha = 1'b0;
                 end
                 if (ackf && !ha) begin
-                    ab = in_ack - 32'd1;
+                    ab = s1_ack_reg - 32'd1;
                     ha = 1'b1;
                 end
             end
             out_seq_no_reg <= nxt;
-            out_rel_seq_reg <= in_tcp ? in_seq - sb : 32'd0;
-            out_rel_ack_reg <= (in_tcp && ackf) ? in_ack - ab : 32'd0;
+            out_rel_seq_reg <= s1_tcp_reg ? s1_seq_reg - sb : 32'd0;
+            out_rel_ack_reg <= (s1_tcp_reg && ackf) ? s1_ack_reg - ab : 32'd0;
             if (clear) begin
                 used_reg <= {{(FLOWS-1){1'b0}}, 1'b1};
                 has_seq_reg <= {{(FLOWS-1){1'b0}}, hs};
@@ -102,7 +129,7 @@ module ts_seq_table #(
                 has_seq_reg[idx] <= hs;
                 has_ack_reg[idx] <= ha;
             end
-            flow_reg[idx] <= in_flow;
+            flow_reg[idx] <= s1_flow_reg;
             next_reg[idx] <= nxt + 32'd1;
             seq_base_reg[idx] <= sb;
             ack_base_reg[idx] <= ab;
