@@ -280,6 +280,13 @@ bool Run::DoStep(const Step& s, StepLog* log) {
     log->detail = std::move(why);
     return false;
   };
+  // A request on the node's control socket that must answer ok.
+  auto control = [&](const std::string& request) {
+    auto r = n->Control(request);
+    if (!r) return fail(r.error().Message());
+    log->detail = *r;
+    return r->find("\"ok\"") != std::string::npos || fail("the node refused: " + *r);
+  };
   switch (s.action) {
     case Action::kRestart:
       if (n->running()) {
@@ -339,17 +346,10 @@ bool Run::DoStep(const Step& s, StepLog* log) {
       }
       char req[96];
       std::snprintf(req, sizeof req, "corrupt 0x%" PRIx64 " %" PRIu64, gpa, s.len);
-      auto r = n->Control(req);
-      if (!r) return fail(r.error().Message());
-      log->detail = *r;
-      return r->find("\"ok\"") != std::string::npos || fail("the node refused: " + *r);
+      return control(req);
     }
-    case Action::kCheckpoint: {
-      auto r = n->Control("checkpoint");
-      if (!r) return fail(r.error().Message());
-      log->detail = *r;
-      return r->find("\"ok\"") != std::string::npos || fail("the node refused: " + *r);
-    }
+    case Action::kCheckpoint:
+      return control("checkpoint");
     case Action::kLoadStart:
       if (!load_running_) workload_->Start();
       load_running_ = load_ran_ = true;
@@ -361,12 +361,8 @@ bool Run::DoStep(const Step& s, StepLog* log) {
     case Action::kSleep:
       TickUntil(NowSeconds() + s.seconds, [] { return false; });
       return !Interrupted() || fail("interrupted");
-    case Action::kStall: {
-      auto r = n->Control("stall " + std::to_string(s.stall_ms));
-      if (!r) return fail(r.error().Message());
-      log->detail = *r;
-      return r->find("\"ok\"") != std::string::npos || fail("the node refused: " + *r);
-    }
+    case Action::kStall:
+      return control("stall " + std::to_string(s.stall_ms));
     case Action::kClient: {
       Client c;
       c.command = s.command;

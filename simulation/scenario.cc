@@ -193,6 +193,13 @@ SimResult<void> ReadExpect(const toml::table* t, const std::string& file, Expect
   return r.Finish();
 }
 
+// Why a step cannot run over a memif sync link, or nullptr.
+const char* MemifCannot(Action a) {
+  if (a == Action::kCutSync || a == Action::kRestoreSync) return "a memif link has no wire to cut";
+  if (a == Action::kRestart) return "DPDK's memif client does not reconnect to a restarted server";
+  return nullptr;
+}
+
 }  // namespace
 
 const char* ActionName(Action a) {
@@ -226,10 +233,14 @@ SimResult<Step> ParseStep(const std::string& text) {
   const auto w = Words(text);
   if (w.empty()) return Bad("empty step");
   const std::string& verb = w[0];
-  auto node = [&](size_t i) -> SimResult<int> {
+  // Reads word i as the step's node.
+  auto node = [&](size_t i) -> SimResult<void> {
     if (w.size() <= i) return Bad("'" + verb + "' needs a node: node-a or node-b");
     for (int n = 0; n < 2; ++n) {
-      if (w[i] == kNodeNames[n]) return n;
+      if (w[i] == kNodeNames[n]) {
+        s.node = n;
+        return {};
+      }
     }
     return Bad("'" + w[i] + "' is not a node (node-a, node-b)");
   };
@@ -244,16 +255,12 @@ SimResult<Step> ParseStep(const std::string& text) {
   if (auto it = kSimple.find(verb); it != kSimple.end()) {
     s.action = it->second;
     TRY(arity(2, (verb + " NODE").c_str()));
-    auto n = node(1);
-    if (!n) return MakeUnexpected(n.error());
-    s.node = *n;
+    TRY(node(1));
   } else if (verb == "wait" || verb == "expect") {
     s.action = verb == "wait" ? Action::kWait : Action::kExpect;
     if (w.size() < 3) return Bad("usage: " + verb + " NODE ready|running|exited|role=R[|R...]" +
                                  (verb == "wait" ? " [timeout=SECONDS]" : ""));
-    auto n = node(1);
-    if (!n) return MakeUnexpected(n.error());
-    s.node = *n;
+    TRY(node(1));
     const std::string& c = w[2];
     if (c == "ready") {
       s.condition = Condition::kReady;
@@ -290,9 +297,7 @@ SimResult<Step> ParseStep(const std::string& text) {
   } else if (verb == "corrupt") {
     s.action = Action::kCorrupt;
     TRY(arity(4, "corrupt NODE GPA|SYMBOL[+OFFSET] LEN"));
-    auto n = node(1);
-    if (!n) return MakeUnexpected(n.error());
-    s.node = *n;
+    TRY(node(1));
     std::string where = w[2];
     if (!where.empty() && isdigit(static_cast<unsigned char>(where[0]))) {
       if (!ParseU64(where, &s.gpa)) return Bad("'" + where + "' is not an address");
@@ -305,9 +310,7 @@ SimResult<Step> ParseStep(const std::string& text) {
     if (!ParseU64(w[3], &s.len) || s.len == 0 || s.len > (64u << 20)) return Bad("'" + w[3] + "': LEN is 1 to 64 MiB");
   } else if (verb == "slow") {
     s.action = Action::kSlow;
-    auto n = node(1);
-    if (!n) return MakeUnexpected(n.error());
-    s.node = *n;
+    TRY(node(1));
     uint64_t run = 0, stop = 0;
     if (w.size() == 3 && w[2] == "off") {
     } else if (w.size() == 4 && ParseU64(w[2], &run) && ParseU64(w[3], &stop) && run > 0 && stop > 0 &&
@@ -319,9 +322,7 @@ SimResult<Step> ParseStep(const std::string& text) {
   } else if (verb == "stall") {
     s.action = Action::kStall;
     TRY(arity(3, "stall NODE MS (1..600000: the node's control thread stops; its NIC goes on beating)"));
-    auto n = node(1);
-    if (!n) return MakeUnexpected(n.error());
-    s.node = *n;
+    TRY(node(1));
     uint64_t ms = 0;
     if (!ParseU64(w[2], &ms) || ms == 0 || ms > 600000) return Bad("'" + w[2] + "': MS is 1 to 600000");
     s.stall_ms = static_cast<uint32_t>(ms);
@@ -410,13 +411,9 @@ SimResult<Scenario> ParseScenario(std::string_view text, const std::string& name
                    "at: " + std::to_string(at) + " s is before an earlier step's time");
       }
       if (at >= 0) last_at = at;
-      if (sc.sync_link == "memif" && (step->action == Action::kCutSync || step->action == Action::kRestoreSync)) {
-        return Bad(name + ":" + std::to_string(line) + ": " + prefix + "do: " + what +
-                   " needs sync_link = \"veth\" (a memif link has no wire to cut)");
-      }
-      if (sc.sync_link == "memif" && step->action == Action::kRestart) {
-        return Bad(name + ":" + std::to_string(line) + ": " + prefix + "do: " + what +
-                   " needs sync_link = \"veth\" (DPDK's memif client does not reconnect to a restarted server)");
+      if (const char* why = sc.sync_link == "memif" ? MemifCannot(step->action) : nullptr) {
+        return Bad(name + ":" + std::to_string(line) + ": " + prefix + "do: " + what + " needs sync_link = \"veth\" (" +
+                   why + ")");
       }
       step->at_s = at;
       step->line = line;

@@ -331,7 +331,9 @@ void Controller::SetPipelineRole(Role role) {
   peer_reported_dead_ = false;
 }
 
-void Controller::PeerUnresponsive(const std::string& what) {
+void Controller::PeerUnresponsiveIfExpired(const std::function<bool()>& still, uint64_t deadline,
+                                           const std::string& what) {
+  if (!still() || Stopping() || dataplane::NowNs() <= deadline) return;
   log_.Emit("error", {{"message", "the peer left " + what + " unanswered for " +
                                       std::to_string(config_.checkpoint_timeout_ns / 1'000'000) +
                                       " ms while its heartbeats go on: reporting its host dead to the supervisor"}});

@@ -140,9 +140,11 @@ class Controller final : public dataplane::ReplicationEvents {
   void Checkpoint(wire::CheckpointKind kind);
   void FollowCheckpoint(const wire::Control& prepare);
   void AnnounceGuest();
-  // A checkpoint step the peer left unanswered while its NIC still beats:
-  // the supervisor is told its host is dead, and the witness decides.
-  void PeerUnresponsive(const std::string& what);
+  // After a wait that gave up: if it ran past `deadline` with our role
+  // (`still`) unchanged, the peer left the checkpoint step unanswered while its
+  // NIC still beats; the supervisor is told its host is dead, and the witness
+  // decides.
+  void PeerUnresponsiveIfExpired(const std::function<bool()>& still, uint64_t deadline, const std::string& what);
   void Fatal(const std::string& what);
 
   ControllerConfig config_;

@@ -258,14 +258,13 @@ void Controller::Checkpoint(CheckpointKind kind) {
   Post([this](uint64_t) { pipeline_.SuspendCompareTimeouts(); });
   Send(ControlOp::kCheckpointPrepare, epoch, static_cast<uint64_t>(kind));
   const uint64_t deadline = t0 + config_.checkpoint_timeout_ns;
-  auto timed_out = [&] { return primary() && !Stopping() && dataplane::NowNs() > deadline; };
   auto list = WaitFor(
       [](const Message& m) {
         return m.kind == Message::kBulkFailed || (m.kind == Message::kBulk && m.bulk_kind == CheckpointKind::kDirtyList);
       },
       primary, "the secondary's dirty pages", deadline);
   if (!list || list->kind == Message::kBulkFailed) {
-    if (!list && timed_out()) PeerUnresponsive("checkpoint " + std::to_string(epoch) + "'s prepare");
+    if (!list) PeerUnresponsiveIfExpired(primary, deadline, "checkpoint " + std::to_string(epoch) + "'s prepare");
     if (guest_running_ || ResumeGuest()) last_checkpoint_ns_ = dataplane::NowNs();
     return;
   }
@@ -289,7 +288,7 @@ void Controller::Checkpoint(CheckpointKind kind) {
       },
       primary, "the secondary to load the checkpoint", deadline);
   if (!applied) {
-    if (timed_out()) PeerUnresponsive("checkpoint " + std::to_string(epoch) + "'s image");
+    PeerUnresponsiveIfExpired(primary, deadline, "checkpoint " + std::to_string(epoch) + "'s image");
     if (!guest_running_) ResumeGuest();
     return;
   }
@@ -330,9 +329,7 @@ void Controller::FollowCheckpoint(const wire::Control& prepare) {
       },
       secondary, "the primary's checkpoint", deadline);
   if (!image) {
-    if (secondary() && !Stopping() && dataplane::NowNs() > deadline) {
-      PeerUnresponsive("checkpoint " + std::to_string(epoch) + ": no image after our dirty list");
-    }
+    PeerUnresponsiveIfExpired(secondary, deadline, "checkpoint " + std::to_string(epoch) + ": no image after our dirty list");
     if (!guest_running_ && !Stopping()) ResumeGuest();  // failover: our own state goes on
     return;
   }
