@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <malloc.h>
 #include <signal.h>
+#include <sys/prctl.h>
 
 #include <atomic>
 #include <cstdio>
@@ -210,6 +211,7 @@ int RunNode(const NodeOptions& o) {
   // of their own: the control thread may be busy encoding state for a while.
   std::atomic<bool> host_stop{false};
   std::thread host_thread([&] {
+    prctl(PR_SET_NAME, "ts-host");
     while (!host_stop.load()) {
       firmware.nic().RingDoorbell();
       firmware.agent().Poll(firmware.nic().NowNs());
@@ -221,6 +223,7 @@ int RunNode(const NodeOptions& o) {
   std::thread control_thread;
   replication::StopReason reason = replication::StopReason::kRequested;
   control_thread = std::thread([&] {
+    prctl(PR_SET_NAME, "ts-control");
     reason = controller.Run(g_stop, &error);
     poll_stop = true;
   });

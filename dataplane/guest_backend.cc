@@ -107,6 +107,16 @@ host::NetStatus GuestNetBackend::Receive(std::span<uint8_t> buf, size_t* len) {
   return host::NetStatus::kOk;
 }
 
+bool GuestNetBackend::ArmReadable() {
+  Doorbell& bell = port_->guest_bell();
+  bell.Arm();
+  if (!pending_.empty() || port_->GuestReceivePending() > 0) {
+    bell.Disarm();
+    return false;
+  }
+  return true;
+}
+
 void GuestNetBackend::TakeQueued() {
   rte_mbuf* m = nullptr;
   while (port_->GuestReceive(&m, 1) == 1) {

@@ -32,6 +32,10 @@ class GuestNetBackend final : public host::NetBackend {
   explicit GuestNetBackend(GuestPort* port) : port_(port) {}
   host::NetStatus Send(std::span<const uint8_t> frame) override;
   host::NetStatus Receive(std::span<uint8_t> buf, size_t* len) override;
+  // The guest port's guest-side doorbell: a device sleeps until the dataplane
+  // queues a frame for it.
+  int ReadableFd() const override { return port_->guest_bell().fd(); }
+  bool ArmReadable() override;
 
   // --- checkpoints: only while the device is quiesced or not started ---
   // Moves what waits in the guest port into the backend (the controller's
@@ -49,7 +53,7 @@ class GuestNetBackend final : public host::NetBackend {
   void set_keep_log(bool keep) { keep_log_.store(keep, std::memory_order_relaxed); }
   void ClearLog() { log_.clear(); }
 
-  const GuestPort* port() const { return port_; }
+  GuestPort* port() const { return port_; }
   uint64_t next_input_seq() const { return next_seq_; }
   size_t pending() const { return pending_.size(); }
   uint64_t oversized() const { return oversized_; }

@@ -438,13 +438,28 @@ void Pipeline::Flush(uint64_t now_ns) {
 void Pipeline::Run(const std::atomic<bool>& stop) {
   prctl(PR_SET_TIMERSLACK, 1UL);  // short sleeps stay short
   while (!stop.load(std::memory_order_relaxed)) {
-    const size_t work = PollOnce(NowNs());
+    size_t work = PollOnce(NowNs());
     const uint64_t sleep_ns = backoff_.OnPoll(work);
-    if (sleep_ns) {
+    if (sleep_ns == 0) continue;
+    if (guest_ == nullptr) {
       ++stats_.idle_sleeps;
       timespec ts{0, static_cast<long>(sleep_ns)};
       nanosleep(&ts, nullptr);
+      continue;
     }
+    // Armed first, then one more look: what the guest or the controller
+    // handed over before the bell was armed is seen here, what comes after
+    // rings it.
+    Doorbell& bell = guest_->dataplane_bell();
+    bell.Arm();
+    work = PollOnce(NowNs());
+    if (work > 0) {
+      bell.Disarm();
+      backoff_.OnPoll(work);
+      continue;
+    }
+    ++stats_.idle_sleeps;
+    if (bell.Wait(sleep_ns)) ++stats_.idle_wakeups;
   }
   Flush(NowNs());
 }

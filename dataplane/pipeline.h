@@ -129,6 +129,7 @@ struct PipelineStats {
   uint64_t gate_closed_polls = 0;     // polls that kept released outputs back: the release gate was closed
   uint64_t guest_backpressure = 0;    // polls that left client or sync input waiting for guest room
   uint64_t idle_sleeps = 0;
+  uint64_t idle_wakeups = 0;          // sleeps a doorbell ended early (guest output, control work)
 };
 
 class Pipeline final : public compare::VerdictSink, public RecordSink {
@@ -140,7 +141,8 @@ class Pipeline final : public compare::VerdictSink, public RecordSink {
 
   // One round of every loop; returns the work done (packets and records).
   size_t PollOnce(uint64_t now_ns);
-  // Polls until `stop`, sleeping by the adaptive back-off when idle.
+  // Polls until `stop`, sleeping by the adaptive back-off when idle; the
+  // guest port's dataplane doorbell (guest output, Wake) ends a sleep early.
   void Run(const std::atomic<bool>& stop);
 
   // --- control: on the poll thread, or from one other thread through Post*. ---
@@ -173,8 +175,19 @@ class Pipeline final : public compare::VerdictSink, public RecordSink {
     now_ns_ = now_ns;
     comparator_->Advance(now_ns);
   }
-  void PostRole(Role role) { commands_.push(Command{Command::kRole, role, 0}); }
-  void PostEpoch(uint64_t epoch) { commands_.push(Command{Command::kEpoch, Role::kSolo, epoch}); }
+  void PostRole(Role role) {
+    commands_.push(Command{Command::kRole, role, 0});
+    Wake();
+  }
+  void PostEpoch(uint64_t epoch) {
+    commands_.push(Command{Command::kEpoch, Role::kSolo, epoch});
+    Wake();
+  }
+  // Any thread, after handing the poll loop work: an idle loop wakes now
+  // instead of at the end of its back-off sleep.
+  void Wake() {
+    if (guest_) guest_->dataplane_bell().Ring();
+  }
 
   Role role() const { return role_; }
   SyncLink& sync_link() { return *link_; }

@@ -27,6 +27,10 @@ class NetBackend {
   // A file descriptor that polls readable when Receive may have a frame, or -1
   // when the device must poll Receive.
   virtual int ReadableFd() const { return -1; }
+  // Called by an idle device just before it sleeps on ReadableFd(): false when
+  // a frame is already there (do not sleep). A backend whose fd is a doorbell
+  // arms it here, so that the next frame wakes the device.
+  virtual bool ArmReadable() { return true; }
 };
 
 }  // namespace twinstep::host

@@ -60,6 +60,7 @@ void VirtioNet::Quiesce() {
 void VirtioNet::Wait(int timeout_ms) {
   pollfd fds[2] = {{kick_fd_, POLLIN, 0}, {backend_.ReadableFd(), POLLIN, 0}};
   const nfds_t n = fds[1].fd >= 0 && rx_len_ == 0 ? 2 : 1;
+  if (n == 2 && !backend_.ArmReadable()) return;  // a frame is already there
   if (poll(fds, n, timeout_ms) > 0 && (fds[0].revents & POLLIN)) {
     uint64_t v;
     (void)!read(kick_fd_, &v, sizeof v);

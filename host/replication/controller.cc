@@ -17,8 +17,12 @@ using firmware::HostCommand;
 
 namespace {
 
-constexpr size_t kChunkRecordFixedBytes = 16;
-constexpr uint64_t kProgressNoteNs = 5'000'000'000;  // a long wait says so this often  // a checkpoint chunk record's fields before its data (docs/wire.md)
+constexpr size_t kChunkRecordFixedBytes = 16;  // a checkpoint chunk record's fields before its data (docs/wire.md)
+constexpr uint64_t kProgressNoteNs = 5'000'000'000;  // a long wait says so this often
+// The control thread's longest nap while it waits: the poll thread's doorbell
+// ends it early, the bound only paces checks nobody rings for (the supervisor's
+// registers, timeouts, the checkpoint period).
+constexpr uint64_t kNapNs = 500'000;
 
 std::string ErrorReply(const std::string& message) {
   nlohmann::json j;
@@ -65,7 +69,7 @@ void Controller::OnDivergence(const dataplane::DivergenceEvent& event) {
   auto* m = new Message;
   m->kind = Message::kDivergence;
   m->divergence = event;
-  if (!inbox_.push(m)) delete m;
+  Deliver(m);
 }
 
 void Controller::OnPeerRecord(const wire::Record& r, uint64_t /*epoch*/, uint64_t now_ns) {
@@ -101,7 +105,15 @@ void Controller::OnPeerRecord(const wire::Record& r, uint64_t /*epoch*/, uint64_
       delete m;
       return;
   }
-  if (!inbox_.push(m)) delete m;
+  Deliver(m);
+}
+
+void Controller::Deliver(Message* m) {
+  if (!inbox_.push(m)) {
+    delete m;
+    return;
+  }
+  bell_.Ring();
 }
 
 void Controller::OnPeerRestart(uint64_t /*now_ns*/) {
@@ -109,7 +121,7 @@ void Controller::OnPeerRestart(uint64_t /*now_ns*/) {
   receiver_ = dataplane::CheckpointReceiver();
   auto* m = new Message;
   m->kind = Message::kPeerRestart;
-  if (!inbox_.push(m)) delete m;
+  Deliver(m);
 }
 
 size_t Controller::OnPoll(dataplane::SyncLink& link, uint64_t now_ns) {
@@ -136,8 +148,10 @@ size_t Controller::OnPoll(dataplane::SyncLink& link, uint64_t now_ns) {
       o.sender->Pump(link, now_ns);
       if (!o.sender->Done()) break;
       bulks_sent_.fetch_add(1);
+      bell_.Ring();
     }
     out_.pop_front();
+    if (out_.empty()) bell_.Ring();  // WaitSent
     ++work;
   }
   out_size_.store(out_.size(), std::memory_order_release);
@@ -153,6 +167,7 @@ void Controller::Post(Task task) {
     timespec ts{0, 100'000};
     nanosleep(&ts, nullptr);
   }
+  pipeline_.Wake();  // the poll loop runs tasks: it need not finish its idle sleep first
 }
 
 void Controller::PostAndWait(Task task) {
@@ -160,11 +175,14 @@ void Controller::PostAndWait(Task task) {
   Post([&, task = std::move(task)](uint64_t now_ns) {
     task(now_ns);
     done.store(true, std::memory_order_release);
+    bell_.Ring();
   });
-  while (!done.load(std::memory_order_acquire)) {
-    timespec ts{0, 50'000};
-    nanosleep(&ts, nullptr);
+  for (;;) {
+    bell_.Arm();
+    if (done.load(std::memory_order_acquire)) break;
+    bell_.Wait(kNapNs);
   }
+  bell_.Disarm();
 }
 
 void Controller::Send(wire::ControlOp op, uint64_t arg0, uint64_t arg1) {
@@ -180,11 +198,13 @@ void Controller::WaitSent() {
   // A task runs before the poll's sends; the one after it sees what they left.
   PostAndWait([](uint64_t) {});
   PostAndWait([](uint64_t) {});
-  while (out_size_.load(std::memory_order_acquire) > 0 && !Stopping()) {
+  for (;;) {
+    bell_.Arm();
+    if (out_size_.load(std::memory_order_acquire) == 0 || Stopping()) break;
     Housekeep();
-    timespec ts{0, 50'000};
-    nanosleep(&ts, nullptr);
+    bell_.Wait(kNapNs);
   }
+  bell_.Disarm();
 }
 
 void Controller::QueueBulk(wire::CheckpointKind kind, std::vector<uint8_t> data) {
@@ -215,9 +235,16 @@ bool Controller::WaitUntil(const std::function<bool()>& done, const std::functio
   const uint64_t start = dataplane::NowNs();
   uint64_t next_note = start + kProgressNoteNs;
   for (;;) {
+    bell_.Arm();  // before looking: what arrives after the look rings
     Housekeep();
-    if (done()) return true;
-    if (!still() || Stopping()) return false;
+    if (done()) {
+      bell_.Disarm();
+      return true;
+    }
+    if (!still() || Stopping()) {
+      bell_.Disarm();
+      return false;
+    }
     const uint64_t now = dataplane::NowNs();
     if (deadline_ns && now > deadline_ns) {
       log_.Say("gave up waiting for " + what);
@@ -227,8 +254,7 @@ bool Controller::WaitUntil(const std::function<bool()>& done, const std::functio
       log_.Say("waiting for " + what + " (" + std::to_string((now - start) / 1'000'000'000) + " s)");
       next_note += kProgressNoteNs;
     }
-    timespec ts{0, 200'000};
-    nanosleep(&ts, nullptr);
+    bell_.Wait(kNapNs);
   }
 }
 
@@ -407,8 +433,11 @@ StopReason Controller::Run(const std::atomic<bool>& stop, std::string* error) {
   if (config_.start != StartMode::kColdStart) started = Join();
   if (!started && fatal_.empty() && !stop.load() && config_.start != StartMode::kJoinOnly) started = ColdStart();
   while (started && !Stopping()) {
+    bell_.Arm();  // before looking: a message that arrives after the look rings
     Housekeep();
+    bool acted = false;  // a step ran (and used the bell): look again before napping
     while (!messages_.empty() && !Stopping()) {
+      acted = true;
       Message m = std::move(messages_.front());
       messages_.pop_front();
       if (m.kind != Message::kControl) continue;  // transfers and restarts only matter inside a step
@@ -433,6 +462,7 @@ StopReason Controller::Run(const std::atomic<bool>& stop, std::string* error) {
     if (role_ == Role::kPrimary && fw_role_ == firmware::Role::kPrimary && guest_running_ && fatal_.empty() &&
         !peer_reported_dead_) {
       const uint64_t now = dataplane::NowNs();
+      acted = true;
       if (divergence_seen_) {
         Checkpoint(wire::CheckpointKind::kDivergence);
       } else if (config_.dirty_page_bound && dirty_.count() >= config_.dirty_page_bound) {
@@ -440,10 +470,15 @@ StopReason Controller::Run(const std::atomic<bool>& stop, std::string* error) {
       } else if ((config_.checkpoint_period_ns && now - last_checkpoint_ns_ >= config_.checkpoint_period_ns) ||
                  checkpoint_requested_.exchange(false)) {
         Checkpoint(wire::CheckpointKind::kPeriodic);
+      } else {
+        acted = false;
       }
     }
-    timespec ts{0, 500'000};
-    nanosleep(&ts, nullptr);
+    if (acted) {
+      bell_.Disarm();
+    } else {
+      bell_.Wait(kNapNs);
+    }
   }
   if (guest_running_) PauseGuest();
   if (!fatal_.empty()) {

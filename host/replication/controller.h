@@ -22,6 +22,7 @@
 
 #include <boost/lockfree/spsc_queue.hpp>
 
+#include "dataplane/core/doorbell.h"
 #include "dataplane/core/checkpoint_transfer.h"
 #include "dataplane/guest_backend.h"
 #include "dataplane/pipeline.h"
@@ -93,6 +94,10 @@ class Controller final : public dataplane::ReplicationEvents {
     wire::CheckpointKind bulk_kind = wire::CheckpointKind::kPeriodic;
     std::unique_ptr<dataplane::CheckpointSender> sender;
   };
+
+  // --- poll thread ---
+  // Hands a message to the control thread and wakes it.
+  void Deliver(Message* m);
 
   // --- control thread ---
   void Post(Task task);
@@ -191,6 +196,9 @@ class Controller final : public dataplane::ReplicationEvents {
   std::unique_ptr<compare::Comparator> spare_comparator_;
 
   boost::lockfree::spsc_queue<Message*> inbox_{4096};
+  // Wakes the control thread's naps when the poll thread hands it something
+  // (a message, a sent bulk, a finished task, an emptied send queue).
+  dataplane::Doorbell bell_;
   boost::lockfree::spsc_queue<Task*> tasks_{1024};
 };
 

@@ -63,6 +63,9 @@ class SoftGuest final : public replication::ReplicatedGuest {
  private:
   explicit SoftGuest(const SoftGuestConfig& config, host::NetBackend* net) : config_(config), net_(net) {}
   void Run();
+  // Idle: sleeps until the network backend has a frame or Pause/quit kicks.
+  void Idle();
+  void Kick();
   void HandleArp(std::span<const uint8_t> f, std::vector<std::vector<uint8_t>>& replies);
   void HandleIpv4(std::span<const uint8_t> f, std::vector<std::vector<uint8_t>>& replies);
   std::string Memcached(std::string_view request);
@@ -83,6 +86,7 @@ class SoftGuest final : public replication::ReplicatedGuest {
   bool running_ = false;  // the thread is inside its loop (not parked)
   bool quit_ = false;
   std::atomic<bool> pause_requested_{false};
+  int kick_fd_ = -1;  // wakes the idle guest thread for Pause and shutdown
 };
 
 }  // namespace twinstep::softguest
