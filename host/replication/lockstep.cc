@@ -39,18 +39,6 @@ bool IsCheckpointImage(CheckpointKind k) {
   return k == CheckpointKind::kPeriodic || k == CheckpointKind::kDivergence || k == CheckpointKind::kDirtyBound;
 }
 
-std::vector<uint8_t> EncodeFrames(const std::vector<uint64_t>& gfns) {
-  std::vector<uint8_t> out(gfns.size() * sizeof(uint64_t));
-  if (!gfns.empty()) std::memcpy(out.data(), gfns.data(), out.size());
-  return out;
-}
-
-std::vector<uint64_t> DecodeFrames(const std::vector<uint8_t>& bytes) {
-  std::vector<uint64_t> out(bytes.size() / sizeof(uint64_t));
-  if (!out.empty()) std::memcpy(out.data(), bytes.data(), out.size() * sizeof(uint64_t));
-  return out;
-}
-
 }  // namespace
 
 bool Controller::ColdStart() {
@@ -269,10 +257,20 @@ void Controller::Checkpoint(CheckpointKind kind) {
     return;
   }
   const uint64_t t_list = dataplane::NowNs();
-  const uint64_t secondary_pages = list->data.size() / sizeof(uint64_t);
-  dirty_.Add(DecodeFrames(list->data));
+  auto secondary_crcs = host::DecodePageCrcs(guest_.memory(), list->data);
+  if (!secondary_crcs) {
+    log_.Emit("error", {{"message", "checkpoint " + std::to_string(epoch) + ": the secondary's " +
+                                        secondary_crcs.error().ToString()}});
+    // Everything both replicas may have written goes over instead.
+    secondary_crcs = std::vector<host::PageCrc>{};
+  }
+  std::vector<uint64_t> secondary_frames;
+  for (const host::PageCrc& p : *secondary_crcs) secondary_frames.push_back(p.gfn);
+  dirty_.Add(secondary_frames);
   GatherDirty();
-  const std::vector<uint64_t> frames = dirty_.Members();
+  const std::vector<uint64_t> dirty = dirty_.Members();
+  // Pages both replicas hold with the same content stay where they are.
+  const std::vector<uint64_t> frames = host::PagesThatDiffer(guest_.memory(), dirty, *secondary_crcs);
   auto image = guest_.EncodeCheckpoint(frames, backend_.SaveState());
   if (!image) {
     Fatal("encoding checkpoint " + std::to_string(epoch) + ": " + image.error().ToString());
@@ -301,8 +299,9 @@ void Controller::Checkpoint(CheckpointKind kind) {
   checkpoints_.fetch_add(1);
   log_.Emit("checkpoint", {{"reason", KindName(kind)},
                            {"epoch", epoch},
-                           {"dirty_pages", frames.size()},
-                           {"secondary_pages", secondary_pages},
+                           {"dirty_pages", dirty.size()},
+                           {"secondary_pages", secondary_frames.size()},
+                           {"sent_pages", frames.size()},
                            {"bytes", bytes},
                            {"pause_us", ElapsedUs(t0)},
                            // where the pause went: the secondary's list, encoding, transfer + apply
@@ -319,9 +318,11 @@ void Controller::FollowCheckpoint(const wire::Control& prepare) {
   PauseGuest();
   WaitGuestOutputsDrained();
   backend_.TakeQueued();
-  // Our own dirty pages too: the primary's copies of them replace ours.
+  // Our own dirty pages too, with their CRCs: the primary sends its copy of
+  // each one whose content differs from ours (and of each it wrote alone).
   GatherDirty();
-  QueueBulk(CheckpointKind::kDirtyList, EncodeFrames(dirty_.Members()));
+  QueueBulk(CheckpointKind::kDirtyList, host::EncodePageCrcs(guest_.memory(), dirty_.Members()));
+  const uint64_t t_listed = dataplane::NowNs();
   const uint64_t deadline = t0 + config_.checkpoint_timeout_ns;
   auto image = WaitFor(
       [](const Message& m) {
@@ -337,12 +338,14 @@ void Controller::FollowCheckpoint(const wire::Control& prepare) {
     Fatal("checkpoint " + std::to_string(epoch) + " from the primary failed its transfer checks: " + image->error);
     return;
   }
+  const uint64_t t_image = dataplane::NowNs();
   std::vector<uint8_t> extra;
   if (auto s = guest_.ApplyCheckpoint(image->data, &extra); !s) {
     Fatal("checkpoint " + std::to_string(epoch) + " from the primary was rejected: " + s.error().ToString());
     return;
   }
   if (!AdoptState(extra, epoch)) return;
+  const uint64_t t_applied = dataplane::NowNs();
   Send(ControlOp::kCheckpointApplied, epoch, 0);
   WaitSent();
   if (!ResumeGuest()) return;
@@ -350,7 +353,12 @@ void Controller::FollowCheckpoint(const wire::Control& prepare) {
   log_.Emit("checkpoint", {{"reason", KindName(image->bulk_kind)},
                            {"epoch", epoch},
                            {"bytes", image->data.size()},
-                           {"pause_us", ElapsedUs(t0)}});
+                           {"pause_us", ElapsedUs(t0)},
+                           // where it went: pausing and listing, waiting for the image, applying, confirming
+                           {"list_us", (t_listed - t0) / 1000},
+                           {"wait_us", (t_image - t_listed) / 1000},
+                           {"apply_us", (t_applied - t_image) / 1000},
+                           {"confirm_us", ElapsedUs(t_applied)}});
 }
 
 }  // namespace twinstep::replication

@@ -1,9 +1,11 @@
 // Checkpoint and page images for replication, on the snapshot encoder/decoder.
 #include "host/replication/state_image.h"
 
+#include <cstring>
 #include <string>
 
 #include "common/crc.h"
+#include "host/snapshot/page_section.h"
 #include "host/snapshot/snapshot.h"
 
 namespace twinstep::host {
@@ -101,6 +103,54 @@ Status ApplyPages(GuestMemory& mem, std::span<const uint8_t> image) {
   }
   WritePages(mem, *v);
   return {};
+}
+
+namespace {
+uint64_t PageCrcOf(const GuestMemory& mem, uint64_t gfn) {
+  const uint8_t* page = PagePtr(mem, gfn);
+  return page ? Crc64({page, kPageSize}) : 0;
+}
+}  // namespace
+
+std::vector<uint8_t> EncodePageCrcs(const GuestMemory& mem, std::span<const uint64_t> gfns) {
+  std::vector<uint8_t> out(gfns.size() * sizeof(PageCrc));
+  for (size_t i = 0; i < gfns.size(); ++i) {
+    const PageCrc e{gfns[i], PageCrcOf(mem, gfns[i])};
+    std::memcpy(out.data() + i * sizeof e, &e, sizeof e);
+  }
+  return out;
+}
+
+Result<std::vector<PageCrc>> DecodePageCrcs(const GuestMemory& mem, std::span<const uint8_t> bytes) {
+  if (bytes.size() % sizeof(PageCrc) != 0) {
+    return Fail(Errc::kSnapshotCorrupt, "dirty-page list of " + std::to_string(bytes.size()) +
+                                            " bytes is not a whole number of 16-byte (frame, CRC) entries");
+  }
+  std::vector<PageCrc> out(bytes.size() / sizeof(PageCrc));
+  if (!out.empty()) std::memcpy(out.data(), bytes.data(), bytes.size());
+  for (size_t i = 0; i < out.size(); ++i) {
+    if (PagePtr(mem, out[i].gfn) == nullptr) {
+      return Fail(Errc::kSnapshotCorrupt, "dirty-page list entry " + std::to_string(i) + ": frame " +
+                                              std::to_string(out[i].gfn) + " is outside guest RAM");
+    }
+    if (i > 0 && out[i].gfn <= out[i - 1].gfn) {
+      return Fail(Errc::kSnapshotCorrupt, "dirty-page list entry " + std::to_string(i) + ": frame " +
+                                              std::to_string(out[i].gfn) + " is not above the one before");
+    }
+  }
+  return out;
+}
+
+std::vector<uint64_t> PagesThatDiffer(const GuestMemory& mem, std::span<const uint64_t> gfns,
+                                      std::span<const PageCrc> peer) {
+  std::vector<uint64_t> out;
+  size_t j = 0;  // both ascending: one merge walk
+  for (const uint64_t gfn : gfns) {
+    while (j < peer.size() && peer[j].gfn < gfn) ++j;
+    if (j < peer.size() && peer[j].gfn == gfn && peer[j].crc == PageCrcOf(mem, gfn)) continue;
+    out.push_back(gfn);
+  }
+  return out;
 }
 
 uint64_t MemoryDigest(const GuestMemory& mem) {

@@ -56,6 +56,22 @@ Status EncodePagesInto(const GuestMemory& mem, std::span<const uint64_t> gfns, b
 // VM must not be running. Checked like ApplyCheckpoint first.
 Status ApplyPages(GuestMemory& mem, std::span<const uint8_t> image);
 
+// A secondary's dirty pages at a checkpoint, each with the CRC-64 of its
+// content, so that the primary sends only the pages whose content differs:
+// in lockstep both replicas almost always wrote the same bytes, and the
+// transfer of identical pages was most of each checkpoint's pause.
+struct PageCrc {
+  uint64_t gfn = 0;
+  uint64_t crc = 0;
+};
+std::vector<uint8_t> EncodePageCrcs(const GuestMemory& mem, std::span<const uint64_t> gfns);
+// Checks the shape (whole 16-byte entries, frames ascending, inside RAM).
+Result<std::vector<PageCrc>> DecodePageCrcs(const GuestMemory& mem, std::span<const uint8_t> bytes);
+// Of `gfns` (ascending: both replicas' dirty pages), those the peer's copy may
+// differ in: the peer did not list the page, or its CRC is not ours.
+std::vector<uint64_t> PagesThatDiffer(const GuestMemory& mem, std::span<const uint64_t> gfns,
+                                      std::span<const PageCrc> peer);
+
 // A digest of all RAM: CRC-64/XZ over every run of adjacent non-zero pages in
 // frame order, each as (first frame, page count, pages), so that two memories
 // are equal exactly when their digests are (up to CRC collisions), whatever

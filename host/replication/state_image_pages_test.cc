@@ -132,6 +132,58 @@ TEST(StateImagePagesTest, DigestSeesOneBitAndIgnoresHoles) {
   EXPECT_EQ(MemoryDigest(*empty), 0u);
 }
 
+// A checkpoint sends what the secondary's copy may lack: pages it did not
+// list, and listed pages whose content differs by as little as one bit; an
+// image of those makes the secondary equal to the primary.
+TEST(StateImagePagesTest, OnlyPagesThatDifferAreSentAndThatSuffices) {
+  auto primary = NewMemory(), secondary = NewMemory();
+  ASSERT_TRUE(primary && secondary);
+  for (uint64_t gfn : {10, 11, 12, 13}) {
+    Fill(*primary, gfn, static_cast<uint8_t>(gfn));
+    Fill(*secondary, gfn, static_cast<uint8_t>(gfn));
+  }
+  PagePtr(*secondary, 11)[4095] ^= 0x01;  // one bit flipped on the secondary
+  Fill(*primary, 14, 9);                  // written by the primary alone
+  const std::vector<uint64_t> secondary_dirty = {10, 11, 12};
+  auto crcs = DecodePageCrcs(*primary, EncodePageCrcs(*secondary, secondary_dirty));
+  ASSERT_TRUE(crcs) << crcs.error().ToString();
+  ASSERT_EQ(crcs->size(), 3u);
+  const std::vector<uint64_t> both = {10, 11, 12, 13, 14};
+  const std::vector<uint64_t> sent = PagesThatDiffer(*primary, both, *crcs);
+  EXPECT_EQ(sent, (std::vector<uint64_t>{11, 13, 14}));
+  auto image = EncodePages(*primary, sent);
+  ASSERT_TRUE(image);
+  ASSERT_TRUE(ApplyPages(*secondary, *image));
+  EXPECT_TRUE(SameRam(*primary, *secondary));
+}
+
+TEST(StateImagePagesTest, MalformedDirtyListsAreRefusedByName) {
+  auto mem = NewMemory();
+  ASSERT_TRUE(mem);
+  auto list = [](std::initializer_list<uint64_t> words) {
+    std::vector<uint8_t> b(words.size() * 8);
+    size_t i = 0;
+    for (uint64_t w : words) PutU64(b, 8 * i++, w);
+    return b;
+  };
+  struct Case {
+    std::vector<uint8_t> bytes;
+    const char* says;
+  } cases[] = {
+      {std::vector<uint8_t>(17, 0), "not a whole number"},
+      {list({kMem / kPageSize, 0}), "outside guest RAM"},
+      {list({5, 0, 5, 0}), "not above the one before"},
+  };
+  for (const Case& c : cases) {
+    auto r = DecodePageCrcs(*mem, c.bytes);
+    ASSERT_FALSE(r) << c.says;
+    EXPECT_NE(r.error().ToString().find(c.says), std::string::npos) << r.error().ToString();
+  }
+  auto empty = DecodePageCrcs(*mem, {});
+  ASSERT_TRUE(empty);
+  EXPECT_TRUE(empty->empty());
+}
+
 TEST(StateImagePagesTest, CorruptImagesAreRefusedAndChangeNothing) {
   auto a = NewMemory(), b = NewMemory();
   ASSERT_TRUE(a && b);
