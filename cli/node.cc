@@ -193,6 +193,13 @@ int RunNode(const NodeOptions& o) {
   replication::SupervisorLink supervisor_link;
   supervisor_link.set_pipeline(&pipeline);
   pipeline.set_priority_tap(&supervisor_link);
+  std::unique_ptr<dataplane::PeerBell> sync_bell;
+  if (auto spec = dataplane::SyncBell(c)) {
+    auto bell = dataplane::PeerBell::Open(spec->base, spec->side);
+    if (!bell) return Fail(o.config + ": dataplane.sync (memif): " + bell.error());
+    sync_bell = std::move(*bell);
+    pipeline.set_sync_bell(sync_bell.get());
+  }
   firmware::sim::SimNode firmware(supervisor_link, FirmwareConfig(c, (*sync)->mac().addr_bytes));
   replication::Controller controller(cc, *guest->guest, pipeline, backend, firmware, log);
   pipeline.set_events(&controller);

@@ -91,6 +91,28 @@ TEST(EalArgsTest, PipelineSettingsComeFromReplication) {
   EXPECT_FALSE(PipelineConfigFromNode(nc, Role::kSolo).has_value());
 }
 
+// Only a memif sync link with sleeping poll loops gets the same-host bell,
+// named after its socket; the memif server is side 0.
+TEST(EalArgsTest, SyncBellFollowsTheMemifSocketAndRole) {
+  config::NodeConfig nc;
+  nc.dataplane.poll_mode = "adaptive";
+  nc.dataplane.sync.device = "net_memif0";
+  nc.dataplane.sync.args = "role=server,socket=/tmp/x.sync,bsize=9216";
+  auto server = SyncBell(nc);
+  ASSERT_TRUE(server);
+  EXPECT_EQ(server->base, "/tmp/x.sync");
+  EXPECT_EQ(server->side, 0);
+  nc.dataplane.sync.args = "socket=/tmp/x.sync";
+  auto client = SyncBell(nc);
+  ASSERT_TRUE(client);
+  EXPECT_EQ(client->side, 1) << "memif's default role is client";
+  nc.dataplane.poll_mode = "busy";
+  EXPECT_FALSE(SyncBell(nc)) << "busy polling: nobody sleeps";
+  nc.dataplane.poll_mode = "adaptive";
+  nc.dataplane.sync.device = "net_af_packet1";
+  EXPECT_FALSE(SyncBell(nc)) << "another host may be behind af_packet";
+}
+
 // A node config file drives the node helper; its errors name the port.
 TEST(EalProcessTest, NodeConfigFileDrivesTheEal) {
   const std::string path = "/tmp/twdp-eal-" + std::to_string(getpid()) + ".toml";

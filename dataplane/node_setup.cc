@@ -58,6 +58,21 @@ uint32_t SyncFrameBytes(const config::NodeConfig& config) {
   return kMbufDataBytes;
 }
 
+std::optional<SyncBellSpec> SyncBell(const config::NodeConfig& config) {
+  const auto& sync = config.dataplane.sync;
+  if (sync.device.rfind("net_memif", 0) != 0 || config.dataplane.poll_mode == "busy") return std::nullopt;
+  SyncBellSpec spec{"/run/memif.sock", 1};  // DPDK's defaults: that socket, role client
+  size_t at = 0;
+  while (at <= sync.args.size()) {
+    const size_t end = std::min(sync.args.find(',', at), sync.args.size());
+    const std::string kv = sync.args.substr(at, end - at);
+    if (kv.rfind("socket=", 0) == 0) spec.base = kv.substr(7);
+    if (kv == "role=server") spec.side = 0;
+    at = end + 1;
+  }
+  return spec;
+}
+
 Expected<PipelineConfig, EalError> PipelineConfigFromNode(const config::NodeConfig& config, Role role) {
   const auto& r = config.replication;
   if (r.compare_timeout_us <= 0 || r.heartbeat_interval_ms < 0) {

@@ -2,6 +2,9 @@
 // the client and sync ports and the poll mode, checked and translated.
 #pragma once
 
+#include <optional>
+#include <string>
+
 #include "cli/config/node_config.h"
 #include "common/expected.h"
 #include "dataplane/core/idle_backoff.h"
@@ -24,6 +27,15 @@ struct DataplaneSetup {
 uint32_t SyncFrameBytes(const config::NodeConfig& config);
 
 Expected<DataplaneSetup, EalError> SetupFromNodeConfig(const config::NodeConfig& config);
+
+// A memif sync link joins two nodes on one host: its socket path names the
+// doorbell between their poll loops (PeerBell; side 0 is the memif server).
+// None for other PMDs, or with busy polling (nobody sleeps).
+struct SyncBellSpec {
+  std::string base;
+  int side = 0;
+};
+std::optional<SyncBellSpec> SyncBell(const config::NodeConfig& config);
 
 // The pipeline's settings from [replication] and [dataplane]; `role` is the
 // role the controller decided (the config's node.role is only a hint).

@@ -2,6 +2,7 @@
 #include "dataplane/pipeline.h"
 
 #include <rte_prefetch.h>
+#include <poll.h>
 #include <sys/prctl.h>
 #include <time.h>
 
@@ -447,19 +448,22 @@ void Pipeline::Run(const std::atomic<bool>& stop) {
       nanosleep(&ts, nullptr);
       continue;
     }
-    // Armed first, then one more look: what the guest or the controller
-    // handed over before the bell was armed is seen here, what comes after
-    // rings it.
+    // Armed first, then one more look: what the guest, the controller or the
+    // peer handed over before the bells were armed is seen here, what comes
+    // after rings them.
     Doorbell& bell = guest_->dataplane_bell();
     bell.Arm();
+    if (sync_bell_) sync_bell_->Arm();
     work = PollOnce(NowNs());
-    if (work > 0) {
-      bell.Disarm();
-      backoff_.OnPoll(work);
-      continue;
+    if (work == 0) {
+      ++stats_.idle_sleeps;
+      pollfd fds[2] = {{bell.fd(), POLLIN, 0}, {sync_bell_ ? sync_bell_->fd() : -1, POLLIN, 0}};
+      const timespec ts{0, static_cast<long>(sleep_ns)};
+      if (ppoll(fds, sync_bell_ ? 2 : 1, &ts, nullptr) > 0) ++stats_.idle_wakeups;
     }
-    ++stats_.idle_sleeps;
-    if (bell.Wait(sleep_ns)) ++stats_.idle_wakeups;
+    bell.Disarm();
+    if (sync_bell_) sync_bell_->Disarm();
+    if (work > 0) backoff_.OnPoll(work);
   }
   Flush(NowNs());
 }

@@ -129,7 +129,7 @@ struct PipelineStats {
   uint64_t gate_closed_polls = 0;     // polls that kept released outputs back: the release gate was closed
   uint64_t guest_backpressure = 0;    // polls that left client or sync input waiting for guest room
   uint64_t idle_sleeps = 0;
-  uint64_t idle_wakeups = 0;          // sleeps a doorbell ended early (guest output, control work)
+  uint64_t idle_wakeups = 0;          // sleeps a doorbell ended early (guest output, control work, the peer's frames)
 };
 
 class Pipeline final : public compare::VerdictSink, public RecordSink {
@@ -165,6 +165,12 @@ class Pipeline final : public compare::VerdictSink, public RecordSink {
   // Sends one frame of our own on the client port (a gratuitous ARP).
   bool SendClientFrame(std::span<const uint8_t> frame);
   void set_priority_tap(PriorityFrameTap* tap) { priority_tap_ = tap; }
+  // The sync link's doorbell across a same-host link (a memif in simulation):
+  // our sends ring the peer's, and an idle Run sleeps on ours too.
+  void set_sync_bell(PeerBell* bell) {
+    sync_bell_ = bell;
+    if (sync_tx_) sync_tx_->set_bell(bell);
+  }
   // A primary starting a checkpoint: its guest is paused while the
   // secondary's runs on until it hears of it, so records without their event
   // are expected; the checkpoint settles them. Until CheckpointDone or a role
@@ -232,6 +238,7 @@ class Pipeline final : public compare::VerdictSink, public RecordSink {
   ReplicationEvents* events_;
   PipelineObserver* observer_ = nullptr;
   PriorityFrameTap* priority_tap_ = nullptr;
+  PeerBell* sync_bell_ = nullptr;
   bool gate_open_ = true;
   std::unique_ptr<SyncPortTx> sync_tx_;
   std::unique_ptr<SyncLink> link_;

@@ -8,6 +8,7 @@
 #include <span>
 
 #include "dataplane/core/sync_link.h"
+#include "dataplane/core/peer_bell.h"
 #include "dataplane/eth_port.h"
 
 namespace twinstep::dataplane {
@@ -43,9 +44,12 @@ class SyncPortTx final : public FrameTx {
   }
   void Flush() {
     if (n_ == 0) return;
-    port_->TxBurstOrFree(pending_, n_);  // what the port refused the link retransmits
+    const uint16_t sent = port_->TxBurstOrFree(pending_, n_);  // what the port refused the link retransmits
     n_ = 0;
+    if (sent && bell_) bell_->RingPeer();
   }
+  // Wakes the peer's poll loop when frames went out and it sleeps (same host).
+  void set_bell(PeerBell* bell) { bell_ = bell; }
   uint64_t dropped() const { return dropped_; }
 
  private:
@@ -62,6 +66,7 @@ class SyncPortTx final : public FrameTx {
   uint32_t drop_ppm_ = 0;
   uint64_t rng_ = 1;
   uint64_t dropped_ = 0;
+  PeerBell* bell_ = nullptr;
 };
 
 }  // namespace twinstep::dataplane

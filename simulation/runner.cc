@@ -490,6 +490,12 @@ int Run::Execute() {
   report_.problems = workload_->problems();
   Finish();
   nodes_.clear();
+  // The nodes' sockets and the sync link's bell files (/tmp/tws<id>*): a node
+  // killed with -9 leaves them behind.
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator("/tmp", ec)) {
+    if (e.path().filename().string().rfind("tws" + id_, 0) == 0) std::filesystem::remove(e.path(), ec);
+  }
   etcd_.reset();
   topology_.reset();
   if (auto w = WriteReport(report_); !w) {
