@@ -28,8 +28,7 @@ Expected<DataplaneSetup, EalError> SetupFromNodeConfig(const config::NodeConfig&
   s.eal.required_lcores = 1;
   s.eal.hugepages_mib = static_cast<int>(d.hugepages_mib);
   s.eal.numa_node = static_cast<int>(d.numa_node);
-  s.idle.busy_poll = d.poll_mode == "busy";
-  s.idle.max_sleep_ns = static_cast<uint64_t>(d.idle_max_sleep_us) * 1000;
+  s.idle = IdleFromNode(config);
   // Adaptive polling on shared cores: let the loop (and the VMM threads
   // started after the EAL) float over the node's lcores instead of pinning.
   if (s.eal.mode == EalMode::kSimulation && !s.idle.busy_poll) {
@@ -56,6 +55,15 @@ uint32_t SyncFrameBytes(const config::NodeConfig& config) {
     }
   }
   return kMbufDataBytes;
+}
+
+IdleBackoffConfig IdleFromNode(const config::NodeConfig& config) {
+  const auto& d = config.dataplane;
+  IdleBackoffConfig idle;
+  idle.busy_poll = d.poll_mode == "busy";
+  idle.max_sleep_ns = static_cast<uint64_t>(d.idle_max_sleep_us) * 1000;
+  idle.min_sleep_ns = std::min(static_cast<uint64_t>(d.idle_min_sleep_us) * 1000, idle.max_sleep_ns);
+  return idle;
 }
 
 std::optional<SyncBellSpec> SyncBell(const config::NodeConfig& config) {
@@ -85,8 +93,7 @@ Expected<PipelineConfig, EalError> PipelineConfigFromNode(const config::NodeConf
   // Timeouts are checked a few times per timeout, at most every 50 us.
   pc.advance_interval_ns = std::min<uint64_t>(50'000, pc.comparator.compare_timeout_ns / 4);
   pc.heartbeat_interval_ns = static_cast<uint64_t>(r.heartbeat_interval_ms) * 1'000'000;
-  pc.idle.busy_poll = config.dataplane.poll_mode == "busy";
-  pc.idle.max_sleep_ns = static_cast<uint64_t>(config.dataplane.idle_max_sleep_us) * 1000;
+  pc.idle = IdleFromNode(config);
   pc.sync.max_frame_bytes = SyncFrameBytes(config);
   return pc;
 }

@@ -28,6 +28,10 @@ uint32_t SyncFrameBytes(const config::NodeConfig& config);
 
 Expected<DataplaneSetup, EalError> SetupFromNodeConfig(const config::NodeConfig& config);
 
+// The poll loop's idle back-off from [dataplane] (a first sleep above the
+// longest is the longest).
+IdleBackoffConfig IdleFromNode(const config::NodeConfig& config);
+
 // A memif sync link joins two nodes on one host: its socket path names the
 // doorbell between their poll loops (PeerBell; side 0 is the memif server).
 // None for other PMDs, or with busy polling (nobody sleeps).

@@ -12,7 +12,7 @@ namespace twinstep::dataplane {
 struct IdleBackoffConfig {
   bool busy_poll = false;          // dedicated core: never sleep
   uint32_t spin_polls = 256;       // empty polls before the first sleep
-  uint64_t min_sleep_ns = 2'000;   // first sleep
+  uint64_t min_sleep_ns = 20'000;  // first sleep (doorbells wake the loop for the guest and the peer)
   uint64_t max_sleep_ns = 200'000; // the sleep doubles up to this
 };
 
