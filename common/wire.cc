@@ -242,7 +242,7 @@ Expected<FrameReader, WireError> FrameReader::Parse(std::span<const uint8_t> fra
   return FrameReader(hdr, {h + kHeaderBytes, hdr.payload_bytes});
 }
 
-Expected<Record, WireError> FrameReader::Next() {
+Expected<void, WireError> FrameReader::Next(Record* out) {
   if (Done()) return Fail(WireError::kRecordCountMismatch);
   const size_t left = payload_.size() - offset_;
   if (left < kRecordHeaderBytes) return Fail(WireError::kRecordTruncated);
@@ -254,7 +254,7 @@ Expected<Record, WireError> FrameReader::Next() {
   if (total > left) return Fail(WireError::kRecordTruncated);
   const uint8_t* b = p + kRecordHeaderBytes;
   auto fixed_is = [&](size_t n) { return body_len == n; };
-  Record r;
+  Record& r = *out;
   r.type = static_cast<RecordType>(p[0]);
   switch (r.type) {
     case RecordType::kMirroredInput: {
@@ -324,7 +324,7 @@ Expected<Record, WireError> FrameReader::Next() {
   ++records_read_;
   if (records_read_ > header_.record_count) return Fail(WireError::kRecordCountMismatch);
   if (Done() && records_read_ != header_.record_count) return Fail(WireError::kRecordCountMismatch);
-  return r;
+  return {};
 }
 
 }  // namespace twinstep::wire

@@ -344,12 +344,11 @@ size_t SyncLink::DeliverFrame(wire::FrameReader& reader, uint64_t now_ns) {
   size_t delivered = 0;
   const uint64_t epoch = reader.header().epoch;
   while (!reader.Done()) {
-    auto r = reader.Next();
-    if (!r) {
+    if (!reader.Next(&rx_record_)) {
       ++stats_.malformed;  // the rest of this frame is lost; the link keeps going
       break;
     }
-    sink_->OnRecord(*r, epoch, now_ns);
+    sink_->OnRecord(rx_record_, epoch, now_ns);
     ++delivered;
   }
   rx_delivered_ = reader.header().seq;

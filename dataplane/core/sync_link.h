@@ -177,6 +177,7 @@ class SyncLink {
   // (rx_delivered_, rx_delivered_ + window].
   std::vector<uint8_t> rx_mem_;
   std::vector<RxSlot> rx_slots_;
+  wire::Record rx_record_;  // decoded into, record after record (FrameReader::Next)
   uint64_t rx_delivered_ = 0;
   uint64_t rx_highest_ = 0;   // highest sequence buffered
   uint64_t rx_nacked_to_ = 0; // gaps up to here were nacked already
