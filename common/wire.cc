@@ -310,7 +310,7 @@ Expected<void, WireError> FrameReader::Next(Record* out) {
     case RecordType::kControl: {
       if (!fixed_is(kControlBody)) return Fail(WireError::kRecordBadLength);
       const uint16_t op = Get<uint16_t>(b);
-      if (op < static_cast<uint16_t>(ControlOp::kJoinRequest) || op > static_cast<uint16_t>(ControlOp::kCheckpointApplied) ||
+      if (op < static_cast<uint16_t>(ControlOp::kJoinRequest) || op > static_cast<uint16_t>(ControlOp::kJoinPagesApplied) ||
           Get<uint16_t>(b + 2) != 0) {
         return Fail(WireError::kRecordBadValue);
       }

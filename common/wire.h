@@ -127,6 +127,7 @@ enum class ControlOp : uint16_t {
   kResume = 7,
   kCheckpointPrepare = 8,  // primary -> secondary: pause; arg0: the new epoch, arg1: CheckpointKind
   kCheckpointApplied = 9,  // secondary -> primary: state loaded; arg0: the epoch, arg1: memory digest (join) or 0
+  kJoinPagesApplied = 10,  // joining -> running node: pre-copy batches applied so far (arg0)
 };
 
 struct Control {

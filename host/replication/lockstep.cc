@@ -88,7 +88,7 @@ bool Controller::Join() {
   const uint64_t owner_epoch = accept->control.arg0;
   const uint64_t epoch = accept->control.arg1;
   log_.Emit("join_begin", {{"epoch", epoch}});
-  uint64_t bytes = 0, rounds = 0;
+  uint64_t bytes = 0, rounds = 0, batches_applied = 0;
   auto& mem = guest_.memory();
   for (;;) {
     auto m = WaitFor(
@@ -113,6 +113,7 @@ bool Controller::Join() {
         Fatal("join round " + std::to_string(rounds) + " from the peer: " + s.error().ToString());
         return false;
       }
+      Send(ControlOp::kJoinPagesApplied, ++batches_applied);
       continue;
     }
     std::vector<uint8_t> extra;
@@ -123,12 +124,18 @@ bool Controller::Join() {
     if (!AdoptState(extra, epoch)) return false;
     break;
   }
+  const uint64_t t_digest = dataplane::NowNs();
   Send(ControlOp::kCheckpointApplied, epoch, host::MemoryDigest(mem));
+  const uint64_t digest_us = ElapsedUs(t_digest);
   WaitSent();
   backend_.set_keep_log(true);
   firmware_.agent().Post(HostCommand::kJoinComplete, owner_epoch);
   if (!ResumeGuest()) return false;
-  log_.Emit("join_end", {{"ms", ElapsedUs(t0) / 1000.0}, {"bytes", bytes}, {"rounds", rounds}, {"epoch", epoch}});
+  log_.Emit("join_end", {{"ms", ElapsedUs(t0) / 1000.0},
+                         {"bytes", bytes},
+                         {"rounds", rounds},
+                         {"epoch", epoch},
+                         {"digest_ms", digest_us / 1000.0}});
   log_.Emit("ready", {{"role", "secondary"}});
   return true;
 }
@@ -165,7 +172,7 @@ void Controller::ServeJoin() {
     if (!guest_running_) ResumeGuest();
   };
   auto& mem = guest_.memory();
-  uint64_t bytes = 0, pages = 0;
+  uint64_t bytes = 0, pages = 0, batches = 0;
   uint32_t rounds = 0;
   // Pre-copy: every non-zero page, then what the running guest dirtied meanwhile.
   GatherDirty();
@@ -186,8 +193,18 @@ void Controller::ServeJoin() {
         return give_up("the joining node stopped taking state");
       }
       QueueBulk(CheckpointKind::kJoinPages, std::move(*image));
+      ++batches;
     }
     if (!WaitBulkSent(solo, dataplane::NowNs() + kJoinStepTimeoutNs)) return give_up("the joining node stopped taking state");
+    // Sent is not applied: the joining node may still be writing earlier
+    // batches into fresh memory. Waiting here keeps that backlog out of the
+    // stop-and-copy pause (it was seconds for 512 MiB).
+    auto applied = WaitFor(
+        [&](const Message& m) {
+          return m.kind == Message::kControl && m.control.op == ControlOp::kJoinPagesApplied && m.control.arg0 >= batches;
+        },
+        solo, "the joining node to apply the pre-copy", dataplane::NowNs() + kJoinStepTimeoutNs);
+    if (!applied) return give_up("the joining node did not apply the pre-copy");
     pages += frames.size();
     ++rounds;
     GatherDirty();
@@ -196,6 +213,7 @@ void Controller::ServeJoin() {
     dirty_.Clear();
   }
   // Stop and copy: from here on every input is mirrored.
+  const uint64_t t_stop = dataplane::NowNs();
   PauseGuest();
   WaitGuestOutputsDrained();
   SetPipelineRole(Role::kPrimary);
@@ -215,7 +233,9 @@ void Controller::ServeJoin() {
   // The guest stays paused: our digest is computed while the image travels
   // and the joining node applies it (each digest of 512 MiB is a few hundred
   // ms of the join's pause).
+  const uint64_t t_digest = dataplane::NowNs();
   const uint64_t digest = host::MemoryDigest(mem);
+  const uint64_t digest_us = ElapsedUs(t_digest);
   auto applied = WaitFor(
       [&](const Message& m) {
         return m.kind == Message::kControl && m.control.op == ControlOp::kCheckpointApplied && m.control.arg0 == epoch;
@@ -231,11 +251,18 @@ void Controller::ServeJoin() {
   firmware_.agent().Post(HostCommand::kPeerJoined);
   backend_.ClearLog();
   if (!ResumeGuest()) return;
+  const uint64_t pause_us = ElapsedUs(t_stop);
   last_checkpoint_ns_ = dataplane::NowNs();
   divergence_seen_ = false;
   divergence_queued_.store(false);
-  log_.Emit("join_end",
-            {{"ms", ElapsedUs(t0) / 1000.0}, {"bytes", bytes}, {"rounds", rounds}, {"pages", pages}, {"epoch", epoch}});
+  log_.Emit("join_end", {{"ms", ElapsedUs(t0) / 1000.0},
+                         {"bytes", bytes},
+                         {"rounds", rounds},
+                         {"pages", pages},
+                         {"epoch", epoch},
+                         // the guest's pause for the stop-and-copy, and our digest inside it
+                         {"pause_ms", pause_us / 1000.0},
+                         {"digest_ms", digest_us / 1000.0}});
   PrepareComparator();
 }
 
