@@ -110,17 +110,13 @@ module ts_digest #(
     wire [15:0]  p_lbl_off, p_seq_off;
     wire [7:0]   p_flags;
     wire [31:0]  p_seq, p_ack;
-    reg  [16:0]  p_len0_reg, p_len_reg;  // the length beside the parser's two stages
+    wire [16:0]  p_len;
     ts_hdr_parse #(.HDR_BEATS(HDR_BEATS)) parse (
         .clk(clk), .rst(rst), .in_valid(job0_valid_reg), .in_hdr(job0_hdr_reg), .in_len(job0_len_reg),
-        .out_valid_reg(p_valid), .out_key_reg(p_key), .out_key_len_reg(p_key_len),
+        .out_valid_reg(p_valid), .out_len_reg(p_len), .out_key_reg(p_key), .out_key_len_reg(p_key_len),
         .out_zoff_reg(p_zoff), .out_zlen_reg(p_zlen), .out_lbl_reg(p_lbl), .out_lbl_off_reg(p_lbl_off),
         .out_tcp_reg(p_tcp), .out_tcp_flags_reg(p_flags), .out_tcp_seq_reg(p_seq), .out_tcp_ack_reg(p_ack),
         .out_tcp_seq_off_reg(p_seq_off), .out_beyond_reg(p_beyond));
-    always @(posedge clk) begin
-        p_len0_reg <= job0_len_reg;
-        p_len_reg <= p_len0_reg;
-    end
 
     // ---- Flow id: CRC-64/XZ of the right-aligned key (leading zeros leave a
     // zero register unchanged; the initial value's share is a table lookup) ----
@@ -143,7 +139,7 @@ module ts_digest #(
     always @(posedge clk) begin
         k_valid_reg <= p_valid && !rst;
         k_flow_reg <= key_raw ^ init_share ^ 64'hFFFFFFFFFFFFFFFF;
-        k_len_reg <= p_len_reg;
+        k_len_reg <= p_len;
         k_zoff_reg <= p_zoff;
         k_zlen_reg <= p_zlen;
         k_lbl_reg <= p_lbl;
