@@ -36,7 +36,9 @@ module ts_digest #(
         end
     end
     localparam integer HB = HDR_BEATS * 512;
-    localparam integer JOB_DEPTH_LOG2 = 4;  // frames between input and CRC: the pipeline's depth and slack
+    // Frames between input and CRC: the pipeline's depth (the parser alone is
+    // 9 stages) and slack; 32 rows cost the same LUTRAM as 16.
+    localparam integer JOB_DEPTH_LOG2 = 5;
     localparam integer RES_DEPTH_LOG2 = 3;
 `include "ts_crc64_masks.svh"
 
@@ -51,7 +53,7 @@ module ts_digest #(
     // ---- Input: queue beats, capture the header window ----
     wire data_full;
     wire [DATA_DEPTH_LOG2:0] data_count;
-    reg  [4:0] jobs_out_reg = 0;  // frames past the input not yet CRC'd
+    reg  [JOB_DEPTH_LOG2:0] jobs_out_reg = 0;  // frames past the input not yet CRC'd
     reg  [HB-1:0] hdr_reg = 0;
     reg  [7:0]  beat_reg = 0;
     reg  [16:0] len_reg = 0;
@@ -63,7 +65,7 @@ module ts_digest #(
         integer k;
         for (k = 0; k < 64; k = k + 1) in_data[8*k +: 8] = (k < in_nb) ? s_axis_tdata[8*k +: 8] : 8'd0;
     end
-    wire jobs_ok = jobs_out_reg < (5'd1 << JOB_DEPTH_LOG2);
+    wire jobs_ok = jobs_out_reg < (1 << JOB_DEPTH_LOG2);
     assign s_axis_tready = !data_full && jobs_ok;
     wire in_fire = s_axis_tvalid && s_axis_tready;
     wire [16:0] len_next = (len_reg > 17'h1FFBF) ? 17'h1FFFF : len_reg + {10'd0, in_nb};
@@ -297,7 +299,8 @@ module ts_digest #(
     assign {m_dig_flow, m_dig_out_seq, m_dig_len, m_dig_digest, m_dig_beyond} = res;
 
     always @(posedge clk) begin
-        jobs_out_reg <= jobs_out_reg + {4'd0, in_fire && s_axis_tlast} - {4'd0, crc_last_fire};
+        jobs_out_reg <= jobs_out_reg + {{JOB_DEPTH_LOG2{1'b0}}, in_fire && s_axis_tlast}
+                                     - {{JOB_DEPTH_LOG2{1'b0}}, crc_last_fire};
         res_out_reg <= res_out_reg + {4'd0, crc_last_fire} - {4'd0, res_pop};
         if (rst) begin
             jobs_out_reg <= 0;

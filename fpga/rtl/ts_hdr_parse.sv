@@ -1,8 +1,8 @@
 // Parses the header window of one output frame (docs/digest.md sections 1-2):
-// flow key, normalization patches and TCP fields. One frame per clock in
-// 2 + 8/EXT_STEPS register stages (L2/L3, the IPv6 extension chain EXT_STEPS
-// headers a stage, then L4, options and the key); everything it needs lies in
-// the first HDR_BEATS beats.
+// flow key, normalization patches and TCP fields. One frame per clock in nine
+// register stages (A: L2/L3; X1-X4: the IPv6 extension chain, two headers a
+// stage; B: L4 and the key; D1-D3: the TCP option walk, whose last stage
+// writes the outputs); everything it needs lies in the first HDR_BEATS beats.
 `resetall
 `timescale 1ns / 1ps
 `default_nettype none
@@ -222,6 +222,8 @@ module ts_hdr_parse #(
     reg [31:0]  tcp_seq, tcp_ack;
     reg [15:0]  tcp_seq_off;
     reg         beyond;
+    reg [319:0] opts;     // TCP options (40 bytes), zero past the data offset
+    reg [16:0]  opt_len;  // their length, 0 without TCP
 
     wire [479:0] l4_raw = b_hdr_reg[clamp_off(b_l4_reg) * 8 +: 480];
     reg  [479:0] l4_win;  // TCP header and options, zero past the window
@@ -231,19 +233,16 @@ module ts_hdr_parse #(
     end
 
     always @* begin : p_l4
-        reg [16:0] l4, end_, doff, olen, L;
-        reg [7:0]  okind, olen_b, kind;
+        reg [16:0] l4, end_, doff, L;
+        reg [7:0]  kind;
         reg [31:0] ports;
-        reg [319:0] opts;    // TCP options (40 bytes), zero past doff
-        reg [39:0] reach;
-        reg        ts_found;
         integer i, j;
 
         key = 512'd0; key_len = b_key_len_reg; zoff = {32'd0, b_zoff_reg}; zlen = {8'd0, b_zlen_reg};
         lbl = b_lbl_reg; lbl_off = b_lbl_off_reg; tcp = 1'b0; tcp_flags = 8'd0; tcp_seq = 32'd0;
         tcp_ack = 32'd0; tcp_seq_off = 16'd0; beyond = b_beyond_reg;
-        l4 = b_l4_reg; end_ = b_end_reg; kind = b_kind_reg; ports = 32'd0; opts = 320'd0; reach = 40'd0;
-        ts_found = 1'b0; doff = 17'd0; olen = 17'd0; L = 17'd0; okind = 8'd0; olen_b = 8'd0;
+        l4 = b_l4_reg; end_ = b_end_reg; kind = b_kind_reg; ports = 32'd0; opts = 320'd0;
+        doff = 17'd0; opt_len = 17'd0; L = 17'd0;
 
         if (!b_ok_reg) begin
             key = 512'd0;  // the single byte 00, right-aligned
@@ -266,29 +265,9 @@ module ts_hdr_parse #(
                         tcp_flags = l4_win[13*8 +: 8];
                         tcp_seq_off = l4[15:0] + 16'd4;
                         zoff[32 +: 16] = l4[15:0] + 16'd16; zlen[8 +: 4] = 4'd2;  // TCP checksum
-                        // Options: which positions does the walk reach (docs/digest.md 1.5)?
-                        olen = doff - 17'd20;
-                        for (j = 0; j < 40; j = j + 1) opts[8*j +: 8] = (j < olen) ? l4_win[(20+j)*8 +: 8] : 8'd0;
-                        // Position j is reached from i < j by a NOP at i (j = i + 1) or by an
-                        // option at i whose length byte is j - i >= 2; j < olen implies that
-                        // option fits, so each step is a compare with a constant.
-                        for (j = 0; j < 40; j = j + 1) begin
-                            if (j == 0) reach[j] = olen != 17'd0;
-                            for (i = 0; i < j; i = i + 1) begin
-                                okind = opts[8*i +: 8];
-                                olen_b = (i + 1 < 40) ? opts[8*(i+1) +: 8] : 8'd0;
-                                if (reach[i] && j < olen && (okind == 8'd1 ? j == i + 1
-                                        : (okind != 8'd0 && j - i >= 2 && olen_b == j - i)))
-                                    reach[j] = 1'b1;
-                            end
-                        end
-                        for (j = 0; j < 40; j = j + 1) begin
-                            if (!ts_found && reach[j] && opts[8*j +: 8] == 8'd8 && j + 10 <= olen
-                                    && (j + 1 < 40) && opts[8*(j+1) +: 8] == 8'd10) begin
-                                ts_found = 1'b1;
-                                zoff[48 +: 16] = l4[15:0] + 16'd22 + j[15:0]; zlen[12 +: 4] = 4'd8;  // TSval, TSecr
-                            end
-                        end
+                        // Options (docs/digest.md 1.5): walked in stages D below.
+                        opt_len = doff - 17'd20;
+                        for (j = 0; j < 40; j = j + 1) opts[8*j +: 8] = (j < opt_len) ? l4_win[(20+j)*8 +: 8] : 8'd0;
                     end
                 end
                 // 01|02, n, VIDs, proto, addresses, ports; right-aligned in `key`.
@@ -325,21 +304,99 @@ module ts_hdr_parse #(
         end
     end
 
+    // ---- Stages D: the TCP option walk (docs/digest.md 1.5) by pointer doubling ----
+    // Each option position names its successor (the next option's position,
+    // or NONE) and itself if it is a timestamp option; six doublings follow
+    // up to 64 options from position 0, two a stage, where a walk position by
+    // position was a 40-step chain. The walk only moves forward, so the first
+    // timestamp met is the first the software walk meets.
+    localparam [5:0] NONE = 6'd63;
+    localparam integer RW = 17 + 512 + 7 + 48 + 12 + 1 + 16 + 1 + 8 + 32 + 32 + 16 + 1 + 16;
+    reg [239:0] o_nxt, o_ts;  // 40 positions, 6 bits each
+    always @* begin : p_opt_links
+        reg [7:0] okind, olen_b;
+        integer i;
+        o_nxt = {40{NONE}};
+        o_ts = {40{NONE}};
+        for (i = 0; i < 40; i = i + 1) begin
+            okind = opts[8*i +: 8];
+            olen_b = (i + 1 < 40) ? opts[8*(i+1) +: 8] : 8'd0;
+            if (i < opt_len) begin
+                if (okind == 8'd1) begin
+                    if (i + 1 < opt_len) o_nxt[6*i +: 6] = i + 1;
+                end else if (okind != 8'd0 && olen_b >= 8'd2 && i + olen_b < opt_len) begin
+                    o_nxt[6*i +: 6] = i + olen_b;
+                end
+                if (okind == 8'd8 && olen_b == 8'd10 && i + 10 <= opt_len) o_ts[6*i +: 6] = i;
+            end
+        end
+    end
+
+    // Two doublings: successor 2^k -> 2^(k+2) options ahead, first timestamp
+    // within the next 2^(k+2) options. Positions 40..63 are NONE, so NONE
+    // indexes itself.
+    function automatic [479:0] double2(input [239:0] nxt_in, input [239:0] ts_in);
+        reg [383:0] f, t, f2, t2;
+        integer k, i;
+        begin
+            f = {{24{NONE}}, nxt_in};
+            t = {{24{NONE}}, ts_in};
+            for (k = 0; k < 2; k = k + 1) begin
+                for (i = 0; i < 64; i = i + 1) begin
+                    f2[6*i +: 6] = f[6*f[6*i +: 6] +: 6];
+                    t2[6*i +: 6] = (t[6*i +: 6] != NONE) ? t[6*i +: 6] : t[6*f[6*i +: 6] +: 6];
+                end
+                f = f2;
+                t = t2;
+            end
+            double2 = {f[239:0], t[239:0]};
+        end
+    endfunction
+
+    reg  [2:0]    d_valid_reg = 0;
+    reg  [3*RW-1:0]  d_r_reg;     // the other results, beside the walk
+    reg  [3*240-1:0] d_nxt_reg, d_ts_reg;
+    wire [RW-1:0] b_r = {b_len_reg, key, key_len, zoff[47:0], zlen[11:0], lbl, lbl_off, tcp, tcp_flags, tcp_seq,
+                         tcp_ack, tcp_seq_off, beyond, b_l4_reg[15:0]};
+    wire [479:0] d1_next = double2(d_nxt_reg[0 +: 240], d_ts_reg[0 +: 240]);
+    wire [479:0] d2_next = double2(d_nxt_reg[240 +: 240], d_ts_reg[240 +: 240]);
+    wire [479:0] d3_next = double2(d_nxt_reg[480 +: 240], d_ts_reg[480 +: 240]);
     always @(posedge clk) begin
-        out_valid_reg <= b_valid_reg;
-        out_len_reg <= b_len_reg;
-        out_key_reg <= key;
-        out_key_len_reg <= key_len;
-        out_zoff_reg <= zoff;
-        out_zlen_reg <= zlen;
-        out_lbl_reg <= lbl;
-        out_lbl_off_reg <= lbl_off;
-        out_tcp_reg <= tcp;
-        out_tcp_flags_reg <= tcp_flags;
-        out_tcp_seq_reg <= tcp_seq;
-        out_tcp_ack_reg <= tcp_ack;
-        out_tcp_seq_off_reg <= tcp_seq_off;
-        out_beyond_reg <= beyond;
+        d_valid_reg <= {d_valid_reg[1:0], b_valid_reg};
+        d_r_reg <= {d_r_reg[2*RW-1:0], b_r};
+        d_nxt_reg <= {d2_next[479:240], d1_next[479:240], o_nxt};
+        d_ts_reg <= {d2_next[239:0], d1_next[239:0], o_ts};
+        if (rst) d_valid_reg <= 0;
+    end
+
+    wire [5:0]  ts_pos = d3_next[5:0];  // the walk's first timestamp option from position 0
+    wire [16:0] r_len;
+    wire [511:0] r_key;
+    wire [6:0]  r_key_len;
+    wire [47:0] r_zoff;
+    wire [11:0] r_zlen;
+    wire        r_lbl, r_tcp, r_beyond;
+    wire [15:0] r_lbl_off, r_seq_off, r_l4;
+    wire [7:0]  r_flags;
+    wire [31:0] r_seq, r_ack;
+    assign {r_len, r_key, r_key_len, r_zoff, r_zlen, r_lbl, r_lbl_off, r_tcp, r_flags, r_seq, r_ack, r_seq_off,
+            r_beyond, r_l4} = d_r_reg[2*RW +: RW];
+
+    always @(posedge clk) begin
+        out_valid_reg <= d_valid_reg[2];
+        out_len_reg <= r_len;
+        out_key_reg <= r_key;
+        out_key_len_reg <= r_key_len;
+        out_zoff_reg <= {(ts_pos != NONE) ? r_l4 + 16'd22 + {10'd0, ts_pos} : 16'd0, r_zoff};  // TSval, TSecr
+        out_zlen_reg <= {(ts_pos != NONE) ? 4'd8 : 4'd0, r_zlen};
+        out_lbl_reg <= r_lbl;
+        out_lbl_off_reg <= r_lbl_off;
+        out_tcp_reg <= r_tcp;
+        out_tcp_flags_reg <= r_flags;
+        out_tcp_seq_reg <= r_seq;
+        out_tcp_ack_reg <= r_ack;
+        out_tcp_seq_off_reg <= r_seq_off;
+        out_beyond_reg <= r_beyond;
         if (rst) out_valid_reg <= 1'b0;
     end
 

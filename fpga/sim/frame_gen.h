@@ -112,8 +112,9 @@ class FrameGen {
     } else if (proto == 6) {
       std::vector<uint8_t> opts;
       const uint32_t shape = Pick(4);
-      if (shape == 1) {  // NOP NOP timestamps
-        opts = {1, 1, 8, 10};
+      if (shape == 1) {  // NOPs (2 or up to 30: more hops than a short walk follows), timestamps
+        opts.assign(Pick(2) ? 2 : 2 + Pick(29), 1);
+        opts.insert(opts.end(), {8, 10});
         Rand(opts, 8);
       } else if (shape == 2) {  // MSS, SACK-permitted, timestamps, window scale
         opts = {2, 4, 5, 0xb4, 4, 2, 8, 10};
