@@ -167,6 +167,10 @@ module ts_compare #(
     wire [63:0]   r_seq_q = r_seq_reg[f_rch_q], r_dig_q = r_dig_reg[f_rch_q], r_time_q = r_time_reg[f_rch_q];
     wire [31:0]   r_len_q = r_len_reg[f_rch_q];
 
+    // Per-flow bits are written at slot s by a compare with each constant
+    // position: Yosys lowers `v[s] <= ...` to a shift by -s, a 32-bit
+    // negation in carry logic that headed the engine's longest path.
+    integer fk;
     always @(posedge clk) begin : p_engine
         reg [FW-1:0] s;
         reg [EW-1:0] e;
@@ -200,11 +204,11 @@ module ts_compare #(
             end else begin
                 if (!hit) begin
                     s = free_idx;
-                    f_used_reg[s] <= 1'b1;
+                    for (fk = 0; fk < FLOWS; fk = fk + 1) if (s == fk) f_used_reg[fk] <= 1'b1;
                     f_id_reg[s] <= ev_flow;
-                    f_div_reg[s] <= 1'b0;
-                    f_ev_reg[s] <= 1'b0;
-                    f_rec_reg[s] <= 1'b0;
+                    for (fk = 0; fk < FLOWS; fk = fk + 1) if (s == fk) f_div_reg[fk] <= 1'b0;
+                    for (fk = 0; fk < FLOWS; fk = fk + 1) if (s == fk) f_ev_reg[fk] <= 1'b0;
+                    for (fk = 0; fk < FLOWS; fk = fk + 1) if (s == fk) f_rec_reg[fk] <= 1'b0;
                     f_count_reg <= f_count_reg + 1'b1;
                 end
                 // A free event slot, if the bounds allow one.
@@ -216,19 +220,20 @@ module ts_compare #(
                     r_free_push = 1'b1;
                     r_free_in = r;
                     r_used_reg <= r_used_reg - 1'b1;
-                    if (r == f_rct_q) f_rec_reg[s] <= 1'b0;
-                    else f_rch_reg[s] <= r_next_q;
+                    if (r == f_rct_q) begin
+                        for (fk = 0; fk < FLOWS; fk = fk + 1) if (s == fk) f_rec_reg[fk] <= 1'b0;
+                    end else f_rch_reg[s] <= r_next_q;
                     if (!ev_nobuf && ev_out_seq == r_seq_q && ev_len == r_len_q && ev_digest == r_dig_q) begin
                         vd_push = 1'b1;
                         vd_in = {K_RELEASE, 1'b1, ev_id, ev_buf, ev_flow, ev_out_seq, ev_len, ev_digest, r_dig_q};
                         c_rel_match_reg <= c_rel_match_reg + 1;
                         if (r == f_rct_q && !f_ev_reg[s]) begin  // nothing left: forget the flow
-                            f_used_reg[s] <= 1'b0;
+                            for (fk = 0; fk < FLOWS; fk = fk + 1) if (s == fk) f_used_reg[fk] <= 1'b0;
                             f_count_reg <= f_count_reg - 1'b1;
                         end
                     end else begin
                         vd_push = 1'b1;
-                        f_div_reg[s] <= 1'b1;
+                        for (fk = 0; fk < FLOWS; fk = fk + 1) if (s == fk) f_div_reg[fk] <= 1'b1;
                         if (can_take) begin
                             vd_in = {K_MISMATCH, 1'b1, ev_id, ev_buf, ev_flow, ev_out_seq, ev_len, ev_digest, r_dig_q};
                             c_mismatch_reg <= c_mismatch_reg + 1;
@@ -242,7 +247,7 @@ module ts_compare #(
                         vd_push = 1'b1;
                         vd_in = {K_OVERFLOW, 1'b1, ev_id, ev_buf, ev_flow, ev_out_seq, ev_len, ev_digest, 64'd0};
                         c_overflow_reg <= c_overflow_reg + 1;
-                        f_div_reg[s] <= 1'b1;
+                        for (fk = 0; fk < FLOWS; fk = fk + 1) if (s == fk) f_div_reg[fk] <= 1'b1;
                     end
                 end
                 // Hold the event unless it was released or overflowed.
@@ -259,7 +264,7 @@ module ts_compare #(
                     if (known && f_ev_reg[s]) e_next_reg[f_evt_q] <= e;
                     else f_evh_reg[s] <= e;
                     f_evt_reg[s] <= e;
-                    f_ev_reg[s] <= 1'b1;
+                    for (fk = 0; fk < FLOWS; fk = fk + 1) if (s == fk) f_ev_reg[fk] <= 1'b1;
                 end
             end
         end
@@ -273,11 +278,11 @@ module ts_compare #(
             end else begin
                 if (!hit) begin
                     s = free_idx;
-                    f_used_reg[s] <= 1'b1;
+                    for (fk = 0; fk < FLOWS; fk = fk + 1) if (s == fk) f_used_reg[fk] <= 1'b1;
                     f_id_reg[s] <= rec_flow;
-                    f_div_reg[s] <= 1'b0;
-                    f_ev_reg[s] <= 1'b0;
-                    f_rec_reg[s] <= 1'b0;
+                    for (fk = 0; fk < FLOWS; fk = fk + 1) if (s == fk) f_div_reg[fk] <= 1'b0;
+                    for (fk = 0; fk < FLOWS; fk = fk + 1) if (s == fk) f_ev_reg[fk] <= 1'b0;
+                    for (fk = 0; fk < FLOWS; fk = fk + 1) if (s == fk) f_rec_reg[fk] <= 1'b0;
                     f_count_reg <= f_count_reg + 1'b1;
                 end
                 if (known && f_div_reg[s]) begin
@@ -293,9 +298,9 @@ module ts_compare #(
                         e_free_in = e;
                         e_used_reg <= e_used_reg - 1'b1;
                         if (e == f_evt_q) begin
-                            f_ev_reg[s] <= 1'b0;
+                            for (fk = 0; fk < FLOWS; fk = fk + 1) if (s == fk) f_ev_reg[fk] <= 1'b0;
                             if (!f_rec_reg[s]) begin
-                                f_used_reg[s] <= 1'b0;
+                                for (fk = 0; fk < FLOWS; fk = fk + 1) if (s == fk) f_used_reg[fk] <= 1'b0;
                                 f_count_reg <= f_count_reg - 1'b1;
                             end
                         end else begin
@@ -305,7 +310,7 @@ module ts_compare #(
                         vd_in = {K_MISMATCH, 1'b1, e_id_q, e_buf_q, rec_flow, e_seq_q, e_len_q,
                                  e_dig_q, rec_digest};
                         c_mismatch_reg <= c_mismatch_reg + 1;
-                        f_div_reg[s] <= 1'b1;
+                        for (fk = 0; fk < FLOWS; fk = fk + 1) if (s == fk) f_div_reg[fk] <= 1'b1;
                     end
                 end else if ({{(31-RW){1'b0}}, r_used_reg} < max_recs && (!r_free_empty || r_fresh_reg < RECORDS)) begin
                     r = !r_free_empty ? r_free_head : r_fresh_reg[RW-1:0];
@@ -319,12 +324,12 @@ module ts_compare #(
                     if (known && f_rec_reg[s]) r_next_reg[f_rct_q] <= r;
                     else f_rch_reg[s] <= r;
                     f_rct_reg[s] <= r;
-                    f_rec_reg[s] <= 1'b1;
+                    for (fk = 0; fk < FLOWS; fk = fk + 1) if (s == fk) f_rec_reg[fk] <= 1'b1;
                 end else begin
                     vd_push = 1'b1;
                     vd_in = {K_OVERFLOW, 1'b0, 32'd0, 16'd0, rec_flow, rec_out_seq, rec_len, 64'd0, rec_digest};
                     c_overflow_reg <= c_overflow_reg + 1;
-                    f_div_reg[s] <= 1'b1;
+                    for (fk = 0; fk < FLOWS; fk = fk + 1) if (s == fk) f_div_reg[fk] <= 1'b1;
                 end
             end
         end
@@ -338,21 +343,22 @@ module ts_compare #(
                 vd_in = {K_MISSING, 1'b1, e_id_q, e_buf_q, f_id_q, e_seq_q, e_len_q,
                          e_dig_q, 64'd0};
                 c_miss_rec_reg <= c_miss_rec_reg + 1;
-                f_div_reg[s] <= 1'b1;
+                for (fk = 0; fk < FLOWS; fk = fk + 1) if (s == fk) f_div_reg[fk] <= 1'b1;
             end else if (deadline_ok && f_used_reg[s] && f_rec_reg[s] && r_time_q <= deadline) begin
                 // Drop the flow's oldest record; stay on this flow for the next one.
                 r_free_push = 1'b1;
                 r_free_in = r;
                 r_used_reg <= r_used_reg - 1'b1;
-                if (r == f_rct_q) f_rec_reg[s] <= 1'b0;
-                else f_rch_reg[s] <= r_next_q;
+                if (r == f_rct_q) begin
+                    for (fk = 0; fk < FLOWS; fk = fk + 1) if (s == fk) f_rec_reg[fk] <= 1'b0;
+                end else f_rch_reg[s] <= r_next_q;
                 if (f_div_reg[s]) begin
                     c_ignored_reg <= c_ignored_reg + 1;
                 end else begin
                     vd_push = 1'b1;
                     vd_in = {K_MISSING, 1'b0, 32'd0, 16'd0, f_id_q, r_seq_q, r_len_q, 64'd0, r_dig_q};
                     c_miss_ev_reg <= c_miss_ev_reg + 1;
-                    f_div_reg[s] <= 1'b1;
+                    for (fk = 0; fk < FLOWS; fk = fk + 1) if (s == fk) f_div_reg[fk] <= 1'b1;
                 end
             end else begin
                 walk_reg <= walk_reg + 1'b1;
@@ -371,8 +377,9 @@ module ts_compare #(
                 vd_in = {K_RELEASE, 1'b1, e_id_q, e_buf_q, f_id_q, e_seq_q, e_len_q,
                          e_dig_q, 64'd0};
                 c_rel_ckpt_reg <= c_rel_ckpt_reg + 1;
-                if (e == f_evt_q) f_ev_reg[s] <= 1'b0;
-                else f_evh_reg[s] <= e_next_q;
+                if (e == f_evt_q) begin
+                    for (fk = 0; fk < FLOWS; fk = fk + 1) if (s == fk) f_ev_reg[fk] <= 1'b0;
+                end else f_evh_reg[s] <= e_next_q;
             end else begin
                 walk_reg <= walk_reg + 1'b1;
                 if (walk_reg == FLOWS - 1) begin

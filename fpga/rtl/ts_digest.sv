@@ -36,7 +36,9 @@ module ts_digest #(
         end
     end
     localparam integer HB = HDR_BEATS * 512;
-    localparam integer JOB_DEPTH_LOG2 = 4;  // frames between input and CRC: the pipeline's depth and slack
+    // Frames between input and CRC: the pipeline's depth (the parser alone is
+    // 9 stages) and slack; 32 rows cost the same LUTRAM as 16.
+    localparam integer JOB_DEPTH_LOG2 = 5;
     localparam integer RES_DEPTH_LOG2 = 3;
 `include "ts_crc64_masks.svh"
 
@@ -51,7 +53,7 @@ module ts_digest #(
     // ---- Input: queue beats, capture the header window ----
     wire data_full;
     wire [DATA_DEPTH_LOG2:0] data_count;
-    reg  [4:0] jobs_out_reg = 0;  // frames past the input not yet CRC'd
+    reg  [JOB_DEPTH_LOG2:0] jobs_out_reg = 0;  // frames past the input not yet CRC'd
     reg  [HB-1:0] hdr_reg = 0;
     reg  [7:0]  beat_reg = 0;
     reg  [16:0] len_reg = 0;
@@ -63,7 +65,7 @@ module ts_digest #(
         integer k;
         for (k = 0; k < 64; k = k + 1) in_data[8*k +: 8] = (k < in_nb) ? s_axis_tdata[8*k +: 8] : 8'd0;
     end
-    wire jobs_ok = jobs_out_reg < (5'd1 << JOB_DEPTH_LOG2);
+    wire jobs_ok = jobs_out_reg < (1 << JOB_DEPTH_LOG2);
     assign s_axis_tready = !data_full && jobs_ok;
     wire in_fire = s_axis_tvalid && s_axis_tready;
     wire [16:0] len_next = (len_reg > 17'h1FFBF) ? 17'h1FFFF : len_reg + {10'd0, in_nb};
@@ -110,17 +112,13 @@ module ts_digest #(
     wire [15:0]  p_lbl_off, p_seq_off;
     wire [7:0]   p_flags;
     wire [31:0]  p_seq, p_ack;
-    reg  [16:0]  p_len0_reg, p_len_reg;  // the length beside the parser's two stages
+    wire [16:0]  p_len;
     ts_hdr_parse #(.HDR_BEATS(HDR_BEATS)) parse (
         .clk(clk), .rst(rst), .in_valid(job0_valid_reg), .in_hdr(job0_hdr_reg), .in_len(job0_len_reg),
-        .out_valid_reg(p_valid), .out_key_reg(p_key), .out_key_len_reg(p_key_len),
+        .out_valid_reg(p_valid), .out_len_reg(p_len), .out_key_reg(p_key), .out_key_len_reg(p_key_len),
         .out_zoff_reg(p_zoff), .out_zlen_reg(p_zlen), .out_lbl_reg(p_lbl), .out_lbl_off_reg(p_lbl_off),
         .out_tcp_reg(p_tcp), .out_tcp_flags_reg(p_flags), .out_tcp_seq_reg(p_seq), .out_tcp_ack_reg(p_ack),
         .out_tcp_seq_off_reg(p_seq_off), .out_beyond_reg(p_beyond));
-    always @(posedge clk) begin
-        p_len0_reg <= job0_len_reg;
-        p_len_reg <= p_len0_reg;
-    end
 
     // ---- Flow id: CRC-64/XZ of the right-aligned key (leading zeros leave a
     // zero register unchanged; the initial value's share is a table lookup) ----
@@ -143,7 +141,7 @@ module ts_digest #(
     always @(posedge clk) begin
         k_valid_reg <= p_valid && !rst;
         k_flow_reg <= key_raw ^ init_share ^ 64'hFFFFFFFFFFFFFFFF;
-        k_len_reg <= p_len_reg;
+        k_len_reg <= p_len;
         k_zoff_reg <= p_zoff;
         k_zlen_reg <= p_zlen;
         k_lbl_reg <= p_lbl;
@@ -301,7 +299,8 @@ module ts_digest #(
     assign {m_dig_flow, m_dig_out_seq, m_dig_len, m_dig_digest, m_dig_beyond} = res;
 
     always @(posedge clk) begin
-        jobs_out_reg <= jobs_out_reg + {4'd0, in_fire && s_axis_tlast} - {4'd0, crc_last_fire};
+        jobs_out_reg <= jobs_out_reg + {{JOB_DEPTH_LOG2{1'b0}}, in_fire && s_axis_tlast}
+                                     - {{JOB_DEPTH_LOG2{1'b0}}, crc_last_fire};
         res_out_reg <= res_out_reg + {4'd0, crc_last_fire} - {4'd0, res_pop};
         if (rst) begin
             jobs_out_reg <= 0;

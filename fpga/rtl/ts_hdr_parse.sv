@@ -1,7 +1,8 @@
 // Parses the header window of one output frame (docs/digest.md sections 1-2):
-// flow key, normalization patches and TCP fields. One frame per clock in two
-// register stages (L2/L3 and IPv6 extensions, then L4, options and the key);
-// everything it needs lies in the first HDR_BEATS beats.
+// flow key, normalization patches and TCP fields. One frame per clock in nine
+// register stages (A: L2/L3; X1-X4: the IPv6 extension chain, two headers a
+// stage; B: L4 and the key; D1-D3: the TCP option walk, whose last stage
+// writes the outputs); everything it needs lies in the first HDR_BEATS beats.
 `resetall
 `timescale 1ns / 1ps
 `default_nettype none
@@ -18,6 +19,7 @@ module ts_hdr_parse #(
     input  wire [HDR_BEATS*512-1:0]  in_hdr,      // first bytes of the frame, zero past its end
     input  wire [16:0]               in_len,      // frame length in bytes (65536+: not parsed)
     output reg                       out_valid_reg,
+    output reg  [16:0]               out_len_reg,      // in_len, beside the stages
     output reg  [511:0]              out_key_reg,      // flow key, right-aligned (last byte in 511:504)
     output reg  [6:0]                out_key_len_reg,  // flow key bytes, 1..43
     output reg  [4*16-1:0]           out_zoff_reg,     // up to four zeroed byte ranges: offsets
@@ -50,13 +52,13 @@ module ts_hdr_parse #(
         clamp_off = (o > HL) ? HL : o;
     endfunction
 
-    // ---- Stage A: Ethernet, VLANs, IPv4 / IPv6 and its extension chain ----
+    // ---- Stage A: Ethernet, VLANs, IPv4 / IPv6 base header ----
     reg          a_ok;       // length in range: anything parsed at all
     reg  [15:0]  a_type;
     reg  [1:0]   a_nvlan;
     reg  [31:0]  a_vids;
-    reg          a_ip, a_frag, a_beyond, a_lbl;
-    reg  [7:0]   a_proto, a_kind;
+    reg          a_ip, a_frag, a_lbl, a_v6;
+    reg  [7:0]   a_nxt, a_kind;  // IPv4: protocol; IPv6: next header (the chain is walked below)
     reg  [255:0] a_addrs;    // IPv4: 8 bytes, IPv6: 32 bytes (byte 0 first)
     reg  [16:0]  a_l4, a_end;
     reg  [6:0]   a_key_len;
@@ -66,15 +68,13 @@ module ts_hdr_parse #(
 
     always @* begin : p_l3
         reg [16:0] off, total, ihl;
-        reg [15:0] ext2;
-        reg        go, stop;
-        reg [7:0]  next_hdr;
+        reg        go;
         integer i;
 
         a_ok = 1'b0; a_type = 16'd0; a_nvlan = 2'd0; a_vids = 32'd0; a_ip = 1'b0; a_frag = 1'b0;
-        a_beyond = 1'b0; a_lbl = 1'b0; a_proto = 8'd0; a_kind = 8'd0; a_addrs = 256'd0; a_l4 = 17'd0;
+        a_lbl = 1'b0; a_v6 = 1'b0; a_nxt = 8'd0; a_kind = 8'd0; a_addrs = 256'd0; a_l4 = 17'd0;
         a_end = 17'd0; a_key_len = 7'd1; a_zoff = 32'd0; a_zlen = 8'd0; a_lbl_off = 16'd0;
-        off = 17'd14; total = 17'd0; ihl = 17'd0; ext2 = 16'd0; go = 1'b0; stop = 1'b0; next_hdr = 8'd0;
+        off = 17'd14; total = 17'd0; ihl = 17'd0; go = 1'b0;
 
         if (!(in_len < 17'd14 || in_len > 17'd65535)) begin
             a_ok = 1'b1;
@@ -99,7 +99,7 @@ module ts_hdr_parse #(
                     a_zoff[0 +: 16] = off[15:0] + 16'd4;  a_zlen[0 +: 4] = 4'd2;   // identification
                     a_zoff[16 +: 16] = off[15:0] + 16'd10; a_zlen[4 +: 4] = 4'd2;  // header checksum
                     a_frag = ({in_hdr[(off+6)*8 +: 8], in_hdr[(off+7)*8 +: 8]} & 16'h3FFF) != 16'd0;
-                    a_proto = in_hdr[(off+9)*8 +: 8];
+                    a_nxt = in_hdr[(off+9)*8 +: 8];
                     for (i = 0; i < 8; i = i + 1) a_addrs[8*i +: 8] = in_hdr[(off+12+i)*8 +: 8];
                     a_l4 = off + ihl;
                     a_end = off + total;
@@ -111,29 +111,11 @@ module ts_hdr_parse #(
                 a_end = off + 17'd40 + {1'b0, in_hdr[(off+4)*8 +: 8], in_hdr[(off+5)*8 +: 8]};
                 if (in_hdr[off*8+4 +: 4] == 4'd6 && a_end <= in_len) begin
                     a_ip = 1'b1;
+                    a_v6 = 1'b1;
                     a_lbl = 1'b1;
                     a_lbl_off = off[15:0] + 16'd1;
-                    next_hdr = in_hdr[(off+6)*8 +: 8];
+                    a_nxt = in_hdr[(off+6)*8 +: 8];
                     a_l4 = off + 17'd40;
-                    stop = 1'b0;
-                    for (i = 0; i < 8; i = i + 1) begin
-                        if (!stop && (next_hdr == 8'd0 || next_hdr == 8'd43 || next_hdr == 8'd60)) begin
-                            if (a_l4 + 17'd8 > a_end) begin
-                                next_hdr = 8'hFF;
-                                stop = 1'b1;
-                            end else begin
-                                if (a_l4 + 17'd2 > HL) a_beyond = 1'b1;
-                                ext2[7:0] = (a_l4 < HL) ? in_hdr[clamp_off(a_l4) * 8 +: 8] : 8'd0;
-                                ext2[15:8] = (a_l4 + 17'd1 < HL) ? in_hdr[clamp_off(a_l4 + 17'd1) * 8 +: 8] : 8'd0;
-                                next_hdr = ext2[7:0];
-                                a_l4 = a_l4 + {5'd0, {1'b0, ext2[15:8]} + 9'd1, 3'b000};
-                            end
-                        end else begin
-                            stop = 1'b1;
-                        end
-                    end
-                    if (next_hdr == 8'd0 || next_hdr == 8'd43 || next_hdr == 8'd60 || a_l4 > a_end) next_hdr = 8'hFF;
-                    a_proto = next_hdr;
                     for (i = 0; i < 32; i = i + 1) a_addrs[8*i +: 8] = in_hdr[(off+8+i)*8 +: 8];
                     a_key_len = 7'd39 + {4'd0, a_nvlan, 1'b0};
                     a_kind = 8'd2;
@@ -142,36 +124,90 @@ module ts_hdr_parse #(
         end
     end
 
-    reg          b_valid_reg = 1'b0;
+    // ---- Stages X1..XN: the IPv6 extension chain, EXT_STEPS headers per stage ----
+    // Each step is a byte select at a variable offset, an adder and compares; in
+    // series they were the design's longest path, so each stage registers after
+    // EXT_STEPS of them. A step runs while the next header is Hop-by-Hop (0),
+    // Routing (43) or Destination Options (60); a truncated one ends the chain
+    // with next header 0xFF (docs/digest.md 1.3). What does not change along the
+    // chain rides beside it in `fix`.
+    localparam integer EXT_STEPS = 2;
+    localparam integer XS = 8 / EXT_STEPS;      // stages for the eight headers the walk allows
+    localparam integer FW = 1 + 16 + 2 + 32 + 1 + 1 + 1 + 1 + 16 + 8 + 256 + 17 + 7 + 32 + 8 + 17;
+    localparam integer VW = 17 + 8 + 1;          // l4, next header, beyond
+    localparam integer FIX_END = 17 + 8 + 32 + 7;  // a_end's and a_v6's bits in a_fix
+    localparam integer FIX_V6 = FIX_END + 17 + 256 + 8 + 16;
+    wire [FW-1:0] a_fix = {a_ok, a_type, a_nvlan, a_vids, a_ip, a_frag, a_lbl, a_v6, a_lbl_off, a_kind,
+                           a_addrs, a_end, a_key_len, a_zoff, a_zlen, in_len};
+    reg  [XS:0]          x_valid_reg = 0;
+    reg  [(XS+1)*H*8-1:0] x_hdr_reg;   // stage s's window at [s*H*8 +: H*8]; s = 0 is stage A's output
+    reg  [(XS+1)*FW-1:0] x_fix_reg;
+    reg  [(XS+1)*VW-1:0] x_var_reg;
+    reg  [XS*VW-1:0]     x_next;       // each stage's walk, combinational
+
+    function automatic ext_hdr(input [7:0] nh);
+        ext_hdr = nh == 8'd0 || nh == 8'd43 || nh == 8'd60;
+    endfunction
+
+    always @* begin : p_ext
+        reg [16:0] l4, end_;
+        reg [7:0]  nxt;
+        reg        bey, v6;
+        reg [15:0] ext2;
+        reg [H*8-1:0] hdr;
+        integer s, i;
+        x_next = 0;
+        ext2 = 16'd0;
+        for (s = 0; s < XS; s = s + 1) begin
+            {l4, nxt, bey} = x_var_reg[s*VW +: VW];
+            hdr = x_hdr_reg[s*H*8 +: H*8];
+            v6 = x_fix_reg[s*FW + FIX_V6];
+            end_ = x_fix_reg[s*FW + FIX_END +: 17];
+            for (i = 0; i < EXT_STEPS; i = i + 1) begin
+                if (v6 && ext_hdr(nxt)) begin
+                    if (l4 + 17'd8 > end_) begin
+                        nxt = 8'hFF;
+                    end else begin
+                        if (l4 + 17'd2 > HL) bey = 1'b1;
+                        ext2[7:0] = (l4 < HL) ? hdr[clamp_off(l4) * 8 +: 8] : 8'd0;
+                        ext2[15:8] = (l4 + 17'd1 < HL) ? hdr[clamp_off(l4 + 17'd1) * 8 +: 8] : 8'd0;
+                        nxt = ext2[7:0];
+                        l4 = l4 + {5'd0, {1'b0, ext2[15:8]} + 9'd1, 3'b000};
+                    end
+                end
+            end
+            x_next[s*VW +: VW] = {l4, nxt, bey};
+        end
+    end
+
+    always @(posedge clk) begin
+        x_valid_reg <= {x_valid_reg[XS-1:0], in_valid};
+        x_hdr_reg <= {x_hdr_reg[XS*H*8-1:0], in_hdr};
+        x_fix_reg <= {x_fix_reg[XS*FW-1:0], a_fix};
+        x_var_reg <= {x_next, a_l4, a_nxt, 1'b0};
+        if (rst) x_valid_reg <= 0;
+    end
+
+    // After the walk: an extension header still next (more than eight) or a
+    // chain past the payload is "no protocol".
+    reg          b_valid_reg;
     reg  [H*8-1:0] b_hdr_reg;
-    reg          b_ok_reg, b_ip_reg, b_frag_reg, b_beyond_reg, b_lbl_reg;
+    reg          b_ok_reg, b_ip_reg, b_frag_reg, b_beyond_reg, b_lbl_reg, b_v6;
     reg  [15:0]  b_type_reg, b_lbl_off_reg;
     reg  [1:0]   b_nvlan_reg;
     reg  [31:0]  b_vids_reg, b_zoff_reg;
-    reg  [7:0]   b_proto_reg, b_kind_reg, b_zlen_reg;
+    reg  [7:0]   b_proto, b_kind_reg, b_zlen_reg, b_nxt;
     reg  [255:0] b_addrs_reg;
-    reg  [16:0]  b_l4_reg, b_end_reg;
+    reg  [16:0]  b_l4_reg, b_end_reg, b_len_reg;
     reg  [6:0]   b_key_len_reg;
-    always @(posedge clk) begin
-        b_valid_reg <= in_valid && !rst;
-        b_hdr_reg <= in_hdr;
-        b_ok_reg <= a_ok;
-        b_type_reg <= a_type;
-        b_nvlan_reg <= a_nvlan;
-        b_vids_reg <= a_vids;
-        b_ip_reg <= a_ip;
-        b_frag_reg <= a_frag;
-        b_beyond_reg <= a_beyond;
-        b_lbl_reg <= a_lbl;
-        b_lbl_off_reg <= a_lbl_off;
-        b_proto_reg <= a_proto;
-        b_kind_reg <= a_kind;
-        b_addrs_reg <= a_addrs;
-        b_l4_reg <= a_l4;
-        b_end_reg <= a_end;
-        b_key_len_reg <= a_key_len;
-        b_zoff_reg <= a_zoff;
-        b_zlen_reg <= a_zlen;
+    always @* begin
+        b_valid_reg = x_valid_reg[XS];
+        b_hdr_reg = x_hdr_reg[XS*H*8 +: H*8];
+        {b_ok_reg, b_type_reg, b_nvlan_reg, b_vids_reg, b_ip_reg, b_frag_reg, b_lbl_reg, b_v6, b_lbl_off_reg,
+         b_kind_reg, b_addrs_reg, b_end_reg, b_key_len_reg, b_zoff_reg, b_zlen_reg, b_len_reg} = x_fix_reg[XS*FW +: FW];
+        {b_l4_reg, b_nxt, b_beyond_reg} = x_var_reg[XS*VW +: VW];
+        b_proto = b_nxt;
+        if (b_v6 && (ext_hdr(b_nxt) || b_l4_reg > b_end_reg)) b_proto = 8'hFF;
     end
 
     // ---- Stage B: UDP / TCP, the TCP option walk, the key ----
@@ -186,6 +222,8 @@ module ts_hdr_parse #(
     reg [31:0]  tcp_seq, tcp_ack;
     reg [15:0]  tcp_seq_off;
     reg         beyond;
+    reg [319:0] opts;     // TCP options (40 bytes), zero past the data offset
+    reg [16:0]  opt_len;  // their length, 0 without TCP
 
     wire [479:0] l4_raw = b_hdr_reg[clamp_off(b_l4_reg) * 8 +: 480];
     reg  [479:0] l4_win;  // TCP header and options, zero past the window
@@ -195,19 +233,16 @@ module ts_hdr_parse #(
     end
 
     always @* begin : p_l4
-        reg [16:0] l4, end_, doff, olen, L;
-        reg [7:0]  okind, olen_b, kind;
+        reg [16:0] l4, end_, doff, L;
+        reg [7:0]  kind;
         reg [31:0] ports;
-        reg [319:0] opts;    // TCP options (40 bytes), zero past doff
-        reg [39:0] reach;
-        reg        ts_found;
         integer i, j;
 
         key = 512'd0; key_len = b_key_len_reg; zoff = {32'd0, b_zoff_reg}; zlen = {8'd0, b_zlen_reg};
         lbl = b_lbl_reg; lbl_off = b_lbl_off_reg; tcp = 1'b0; tcp_flags = 8'd0; tcp_seq = 32'd0;
         tcp_ack = 32'd0; tcp_seq_off = 16'd0; beyond = b_beyond_reg;
-        l4 = b_l4_reg; end_ = b_end_reg; kind = b_kind_reg; ports = 32'd0; opts = 320'd0; reach = 40'd0;
-        ts_found = 1'b0; doff = 17'd0; olen = 17'd0; L = 17'd0; okind = 8'd0; olen_b = 8'd0;
+        l4 = b_l4_reg; end_ = b_end_reg; kind = b_kind_reg; ports = 32'd0; opts = 320'd0;
+        doff = 17'd0; opt_len = 17'd0; L = 17'd0;
 
         if (!b_ok_reg) begin
             key = 512'd0;  // the single byte 00, right-aligned
@@ -215,11 +250,11 @@ module ts_hdr_parse #(
             zoff = 64'd0; zlen = 16'd0; lbl = 1'b0; lbl_off = 16'd0; beyond = 1'b0;
         end else begin
             if (b_ip_reg) begin
-                if (!b_frag_reg && b_proto_reg == 8'd17 && l4 + 17'd8 <= end_) begin
+                if (!b_frag_reg && b_proto == 8'd17 && l4 + 17'd8 <= end_) begin
                     if (l4 + 17'd8 > HL) beyond = 1'b1;
                     ports = l4_win[31:0];
                     zoff[32 +: 16] = l4[15:0] + 16'd6; zlen[8 +: 4] = 4'd2;  // UDP checksum
-                end else if (!b_frag_reg && b_proto_reg == 8'd6 && l4 + 17'd20 <= end_) begin
+                end else if (!b_frag_reg && b_proto == 8'd6 && l4 + 17'd20 <= end_) begin
                     doff = {11'd0, l4_win[12*8+4 +: 4], 2'b00};
                     if (doff >= 17'd20 && l4 + doff <= end_) begin
                         if (l4 + doff > HL) beyond = 1'b1;
@@ -230,39 +265,19 @@ module ts_hdr_parse #(
                         tcp_flags = l4_win[13*8 +: 8];
                         tcp_seq_off = l4[15:0] + 16'd4;
                         zoff[32 +: 16] = l4[15:0] + 16'd16; zlen[8 +: 4] = 4'd2;  // TCP checksum
-                        // Options: which positions does the walk reach (docs/digest.md 1.5)?
-                        olen = doff - 17'd20;
-                        for (j = 0; j < 40; j = j + 1) opts[8*j +: 8] = (j < olen) ? l4_win[(20+j)*8 +: 8] : 8'd0;
-                        // Position j is reached from i < j by a NOP at i (j = i + 1) or by an
-                        // option at i whose length byte is j - i >= 2; j < olen implies that
-                        // option fits, so each step is a compare with a constant.
-                        for (j = 0; j < 40; j = j + 1) begin
-                            if (j == 0) reach[j] = olen != 17'd0;
-                            for (i = 0; i < j; i = i + 1) begin
-                                okind = opts[8*i +: 8];
-                                olen_b = (i + 1 < 40) ? opts[8*(i+1) +: 8] : 8'd0;
-                                if (reach[i] && j < olen && (okind == 8'd1 ? j == i + 1
-                                        : (okind != 8'd0 && j - i >= 2 && olen_b == j - i)))
-                                    reach[j] = 1'b1;
-                            end
-                        end
-                        for (j = 0; j < 40; j = j + 1) begin
-                            if (!ts_found && reach[j] && opts[8*j +: 8] == 8'd8 && j + 10 <= olen
-                                    && (j + 1 < 40) && opts[8*(j+1) +: 8] == 8'd10) begin
-                                ts_found = 1'b1;
-                                zoff[48 +: 16] = l4[15:0] + 16'd22 + j[15:0]; zlen[12 +: 4] = 4'd8;  // TSval, TSecr
-                            end
-                        end
+                        // Options (docs/digest.md 1.5): walked in stages D below.
+                        opt_len = doff - 17'd20;
+                        for (j = 0; j < 40; j = j + 1) opts[8*j +: 8] = (j < opt_len) ? l4_win[(20+j)*8 +: 8] : 8'd0;
                     end
                 end
                 // 01|02, n, VIDs, proto, addresses, ports; right-aligned in `key`.
                 key[511 -: 32] = ports;
                 if (kind == 8'd1) begin
                     for (i = 0; i < 8; i = i + 1) key[(52+i)*8 +: 8] = b_addrs_reg[8*i +: 8];
-                    key[51*8 +: 8] = b_proto_reg;
+                    key[51*8 +: 8] = b_proto;
                 end else begin
                     for (i = 0; i < 32; i = i + 1) key[(28+i)*8 +: 8] = b_addrs_reg[8*i +: 8];
-                    key[27*8 +: 8] = b_proto_reg;
+                    key[27*8 +: 8] = b_proto;
                 end
                 L = (kind == 8'd1) ? 17'd51 : 17'd27;  // first byte after the VIDs
             end else begin
@@ -289,20 +304,99 @@ module ts_hdr_parse #(
         end
     end
 
+    // ---- Stages D: the TCP option walk (docs/digest.md 1.5) by pointer doubling ----
+    // Each option position names its successor (the next option's position,
+    // or NONE) and itself if it is a timestamp option; six doublings follow
+    // up to 64 options from position 0, two a stage, where a walk position by
+    // position was a 40-step chain. The walk only moves forward, so the first
+    // timestamp met is the first the software walk meets.
+    localparam [5:0] NONE = 6'd63;
+    localparam integer RW = 17 + 512 + 7 + 48 + 12 + 1 + 16 + 1 + 8 + 32 + 32 + 16 + 1 + 16;
+    reg [239:0] o_nxt, o_ts;  // 40 positions, 6 bits each
+    always @* begin : p_opt_links
+        reg [7:0] okind, olen_b;
+        integer i;
+        o_nxt = {40{NONE}};
+        o_ts = {40{NONE}};
+        for (i = 0; i < 40; i = i + 1) begin
+            okind = opts[8*i +: 8];
+            olen_b = (i + 1 < 40) ? opts[8*(i+1) +: 8] : 8'd0;
+            if (i < opt_len) begin
+                if (okind == 8'd1) begin
+                    if (i + 1 < opt_len) o_nxt[6*i +: 6] = i + 1;
+                end else if (okind != 8'd0 && olen_b >= 8'd2 && i + olen_b < opt_len) begin
+                    o_nxt[6*i +: 6] = i + olen_b;
+                end
+                if (okind == 8'd8 && olen_b == 8'd10 && i + 10 <= opt_len) o_ts[6*i +: 6] = i;
+            end
+        end
+    end
+
+    // Two doublings: successor 2^k -> 2^(k+2) options ahead, first timestamp
+    // within the next 2^(k+2) options. Positions 40..63 are NONE, so NONE
+    // indexes itself.
+    function automatic [479:0] double2(input [239:0] nxt_in, input [239:0] ts_in);
+        reg [383:0] f, t, f2, t2;
+        integer k, i;
+        begin
+            f = {{24{NONE}}, nxt_in};
+            t = {{24{NONE}}, ts_in};
+            for (k = 0; k < 2; k = k + 1) begin
+                for (i = 0; i < 64; i = i + 1) begin
+                    f2[6*i +: 6] = f[6*f[6*i +: 6] +: 6];
+                    t2[6*i +: 6] = (t[6*i +: 6] != NONE) ? t[6*i +: 6] : t[6*f[6*i +: 6] +: 6];
+                end
+                f = f2;
+                t = t2;
+            end
+            double2 = {f[239:0], t[239:0]};
+        end
+    endfunction
+
+    reg  [2:0]    d_valid_reg = 0;
+    reg  [3*RW-1:0]  d_r_reg;     // the other results, beside the walk
+    reg  [3*240-1:0] d_nxt_reg, d_ts_reg;
+    wire [RW-1:0] b_r = {b_len_reg, key, key_len, zoff[47:0], zlen[11:0], lbl, lbl_off, tcp, tcp_flags, tcp_seq,
+                         tcp_ack, tcp_seq_off, beyond, b_l4_reg[15:0]};
+    wire [479:0] d1_next = double2(d_nxt_reg[0 +: 240], d_ts_reg[0 +: 240]);
+    wire [479:0] d2_next = double2(d_nxt_reg[240 +: 240], d_ts_reg[240 +: 240]);
+    wire [479:0] d3_next = double2(d_nxt_reg[480 +: 240], d_ts_reg[480 +: 240]);
     always @(posedge clk) begin
-        out_valid_reg <= b_valid_reg;
-        out_key_reg <= key;
-        out_key_len_reg <= key_len;
-        out_zoff_reg <= zoff;
-        out_zlen_reg <= zlen;
-        out_lbl_reg <= lbl;
-        out_lbl_off_reg <= lbl_off;
-        out_tcp_reg <= tcp;
-        out_tcp_flags_reg <= tcp_flags;
-        out_tcp_seq_reg <= tcp_seq;
-        out_tcp_ack_reg <= tcp_ack;
-        out_tcp_seq_off_reg <= tcp_seq_off;
-        out_beyond_reg <= beyond;
+        d_valid_reg <= {d_valid_reg[1:0], b_valid_reg};
+        d_r_reg <= {d_r_reg[2*RW-1:0], b_r};
+        d_nxt_reg <= {d2_next[479:240], d1_next[479:240], o_nxt};
+        d_ts_reg <= {d2_next[239:0], d1_next[239:0], o_ts};
+        if (rst) d_valid_reg <= 0;
+    end
+
+    wire [5:0]  ts_pos = d3_next[5:0];  // the walk's first timestamp option from position 0
+    wire [16:0] r_len;
+    wire [511:0] r_key;
+    wire [6:0]  r_key_len;
+    wire [47:0] r_zoff;
+    wire [11:0] r_zlen;
+    wire        r_lbl, r_tcp, r_beyond;
+    wire [15:0] r_lbl_off, r_seq_off, r_l4;
+    wire [7:0]  r_flags;
+    wire [31:0] r_seq, r_ack;
+    assign {r_len, r_key, r_key_len, r_zoff, r_zlen, r_lbl, r_lbl_off, r_tcp, r_flags, r_seq, r_ack, r_seq_off,
+            r_beyond, r_l4} = d_r_reg[2*RW +: RW];
+
+    always @(posedge clk) begin
+        out_valid_reg <= d_valid_reg[2];
+        out_len_reg <= r_len;
+        out_key_reg <= r_key;
+        out_key_len_reg <= r_key_len;
+        out_zoff_reg <= {(ts_pos != NONE) ? r_l4 + 16'd22 + {10'd0, ts_pos} : 16'd0, r_zoff};  // TSval, TSecr
+        out_zlen_reg <= {(ts_pos != NONE) ? 4'd8 : 4'd0, r_zlen};
+        out_lbl_reg <= r_lbl;
+        out_lbl_off_reg <= r_lbl_off;
+        out_tcp_reg <= r_tcp;
+        out_tcp_flags_reg <= r_flags;
+        out_tcp_seq_reg <= r_seq;
+        out_tcp_ack_reg <= r_ack;
+        out_tcp_seq_off_reg <= r_seq_off;
+        out_beyond_reg <= r_beyond;
         if (rst) out_valid_reg <= 1'b0;
     end
 

@@ -41,7 +41,11 @@ module ts_seq_table #(
     reg [FLOWS-1:0] used_reg = 0, has_seq_reg = 0, has_ack_reg = 0;
     reg [IW:0] count_reg = 0;
 
-    wire [31:0] cap = (cfg_capacity == 0 || cfg_capacity > FLOWS) ? FLOWS : cfg_capacity;
+    // The runtime capacity clamped to FLOWS, registered: a CSR, and its 32-bit
+    // compares would otherwise head stage 2's path.
+    localparam [IW:0] FLOWS_W = FLOWS;
+    reg [IW:0] cap_reg = FLOWS_W;
+    always @(posedge clk) cap_reg <= (cfg_capacity == 0 || cfg_capacity > FLOWS) ? FLOWS_W : cfg_capacity[IW:0];
 
     reg [FLOWS-1:0] cur_vec;        // stage 2: the frame's match vector, corrected
     reg [IW-1:0]    hit_idx, idx;   // its entry, or the one a new flow takes
@@ -80,17 +84,22 @@ module ts_seq_table #(
     // flow takes the next entry, or entry 0 of a cleared table.
     always @* begin
         cur_vec = (w_valid_reg && w_clear_reg) ? {FLOWS{1'b0}} : s1_hit_reg;
-        if (w_valid_reg && s1_same_reg) cur_vec[w_clear_reg ? {IW{1'b0}} : w_idx_reg] = 1'b1;
+        // Bits written at a variable index are compares with each constant
+        // position: Yosys lowers `v[idx] = ...` to a shift by -idx, a 32-bit
+        // negation in carry logic on this path.
+        for (i = 0; i < FLOWS; i = i + 1)
+            if (w_valid_reg && s1_same_reg && (w_clear_reg ? {IW{1'b0}} : w_idx_reg) == i[IW-1:0]) cur_vec[i] = 1'b1;
         hit_idx = 0;
         for (i = 0; i < FLOWS; i = i + 1) if (cur_vec[i]) hit_idx = hit_idx | i[IW-1:0];
         fresh = cur_vec == 0;
-        clear = fresh && {{(31-IW){1'b0}}, count_reg} >= cap;
+        clear = fresh && count_reg >= cap_reg;
         idx = clear ? {IW{1'b0}} : fresh ? count_reg[IW-1:0] : hit_idx;
     end
 
     always @(posedge clk) begin : p_update
         reg        hs, ha, syn, ackf;
         reg [31:0] sb, ab, nxt;
+        integer j;
         out_valid_reg <= s1_valid_reg;
         if (s1_valid_reg) begin
             if (clear) begin
@@ -125,9 +134,13 @@ module ts_seq_table #(
                 has_seq_reg <= {{(FLOWS-1){1'b0}}, hs};
                 has_ack_reg <= {{(FLOWS-1){1'b0}}, ha};
             end else begin
-                used_reg[idx] <= 1'b1;
-                has_seq_reg[idx] <= hs;
-                has_ack_reg[idx] <= ha;
+                for (j = 0; j < FLOWS; j = j + 1) begin
+                    if (idx == j[IW-1:0]) begin
+                        used_reg[j] <= 1'b1;
+                        has_seq_reg[j] <= hs;
+                        has_ack_reg[j] <= ha;
+                    end
+                end
             end
             flow_reg[idx] <= s1_flow_reg;
             next_reg[idx] <= nxt + 32'd1;

@@ -78,7 +78,10 @@ class FrameGen {
     Put32(f, 0x60000000 | Pick(1 << 20));
     Put16(f, 0);  // payload length, fixed later
     const uint8_t exts[] = {0, 43, 60, 44};
-    uint32_t next_ext = Pick(3) == 0 ? 1 + Pick(3) : 0;
+    // Sometimes a long chain (4..9 headers of 8 bytes): every stage of the
+    // parser's extension walk, and one past the eight it follows.
+    const bool long_chain = Pick(4) == 0;
+    uint32_t next_ext = Pick(3) == 0 ? (long_chain ? 4 + Pick(6) : 1 + Pick(3)) : 0;
     const uint8_t l4 = Pick(2) ? 6 : 17;
     f.push_back(next_ext ? exts[Pick(4)] : l4);
     f.push_back(64);
@@ -89,7 +92,7 @@ class FrameGen {
     size_t hdr = f.size();
     while (next_ext > 0 && f[ip_off_ + 6] != 44) {
       --next_ext;
-      const uint8_t len = static_cast<uint8_t>(Pick(3));
+      const uint8_t len = long_chain ? 0 : static_cast<uint8_t>(Pick(3));
       f.push_back(next_ext ? exts[Pick(3)] : l4);
       f.push_back(len);
       Rand(f, 6 + 8 * len);
@@ -109,8 +112,9 @@ class FrameGen {
     } else if (proto == 6) {
       std::vector<uint8_t> opts;
       const uint32_t shape = Pick(4);
-      if (shape == 1) {  // NOP NOP timestamps
-        opts = {1, 1, 8, 10};
+      if (shape == 1) {  // NOPs (2 or up to 30: more hops than a short walk follows), timestamps
+        opts.assign(Pick(2) ? 2 : 2 + Pick(29), 1);
+        opts.insert(opts.end(), {8, 10});
         Rand(opts, 8);
       } else if (shape == 2) {  // MSS, SACK-permitted, timestamps, window scale
         opts = {2, 4, 5, 0xb4, 4, 2, 8, 10};

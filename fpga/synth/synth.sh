@@ -93,7 +93,15 @@ awk -v config="$config" -v top="$top" '
 # upper bound); levels_logic stops at LUTRAMs too (a lower bound).
 levels=$(sed -n 's/.*(length=\([0-9]*\)).*/\1/p' "$out/ltp.txt" | head -1)
 levels_logic=$(sed -n 's/.*(length=\([0-9]*\)).*/\1/p' "$out/ltp_logic.txt" | head -1)
+# The path's cells by kind, from their names: LUTs (and any other cell), the
+# MUXF7/8/9 that widen a LUT within its slice, CARRY8s. The LUT count is the
+# nearer measure of depth (about 6-8 fit in 4 ns on UltraScale+).
+kinds=$(awk '/\(via / {
+    v = $0; sub(/.*\(via /, "", v); sub(/\)$/, "", v)
+    if (v ~ /mux[789]$/) m++; else if (v ~ /[Cc][Aa][Rr][Rr][Yy]/) c++; else l++
+  } END { printf "%d/%d/%d", l, m, c }' "$out/ltp.txt")
 echo "logic_levels ${levels:-unknown}" >> "$out/report.txt"
+echo "path_lut_muxf_carry $kinds" >> "$out/report.txt"
 echo "logic_levels_without_lutram ${levels_logic:-unknown}" >> "$out/report.txt"
 echo "seconds $seconds" >> "$out/report.txt"
 cat "$out/report.txt"
