@@ -44,6 +44,21 @@ std::string JoinLcores(const EalConfig& c) {
   return s;
 }
 
+// Creating a pool writes each mbuf's header only; touch the data rooms now
+// (control path) so that the first frames through them do not pay a page
+// fault each: without hugepages every 4 KiB page is faulted in on first use,
+// and the pool hands its mbufs out in ring order, so the first pass through a
+// 16k-mbuf pool cost a fresh pair ~0.7 s of faults in its first second of load.
+void TouchDataRooms(::rte_mempool* pool) {
+  rte_mempool_obj_iter(
+      pool,
+      [](rte_mempool*, void*, void* obj, unsigned) {
+        auto* m = static_cast<rte_mbuf*>(obj);
+        std::memset(m->buf_addr, 0, m->buf_len);
+      },
+      nullptr);
+}
+
 }  // namespace
 
 const char* EalErrcMessage(EalErrc e) {
@@ -152,21 +167,6 @@ bool RemoveRuntimeDir(const std::string& prefix) {
 }
 
 bool EalInitialized() { return g_eal_done.load(); }
-// Creating a pool writes each mbuf's header only; touch the data rooms now
-// (control path) so that the first frames through them do not pay a page
-// fault each: without hugepages every 4 KiB page is faulted in on first use,
-// and the pool hands its mbufs out in ring order, so the first pass through a
-// 16k-mbuf pool cost a fresh pair ~0.7 s of faults in its first second of load.
-static void TouchDataRooms(::rte_mempool* pool) {
-  rte_mempool_obj_iter(
-      pool,
-      [](rte_mempool*, void*, void* obj, unsigned) {
-        auto* m = static_cast<rte_mbuf*>(obj);
-        std::memset(m->buf_addr, 0, m->buf_len);
-      },
-      nullptr);
-}
-
 ::rte_mempool* MbufPool() { return g_pool; }
 
 ::rte_mempool* JumboMbufPool() {
