@@ -43,6 +43,7 @@ SimResult<void> NodeProcess::Start() {
   events_path_ = launch_.out_dir + "/" + tag + ".events.jsonl";
   events_offset_ = 0;
   partial_.clear();
+  last_exit_.clear();
   ready_ = false;
   role_ = "none";
   std::vector<std::string> argv;
@@ -162,6 +163,17 @@ void NodeProcess::ReadEvents() {
   partial_.erase(0, start);
 }
 
+std::string NodeProcess::LastLogLine() const {
+  std::ifstream in(log_path_);
+  std::string line, last;
+  while (std::getline(in, line)) {
+    if (!line.empty()) last = line;
+  }
+  constexpr size_t kMax = 300;
+  if (last.size() > kMax) last = last.substr(0, kMax) + "...";
+  return last;
+}
+
 std::vector<NodeEvent> NodeProcess::Poll() {
   ReadEvents();
   int status = 0;
@@ -169,7 +181,13 @@ std::vector<NodeEvent> NodeProcess::Poll() {
     ReadEvents();
     std::string why = WIFSIGNALED(status) ? "killed by signal " + std::to_string(WTERMSIG(status))
                                           : "exit status " + std::to_string(WEXITSTATUS(status));
+    // A node that fails says why on its last line: the summary names it, so
+    // a failed run (in CI, say) can be understood without the node's log.
+    if (!WIFSIGNALED(status) && WEXITSTATUS(status) != 0) {
+      if (const std::string last = LastLogLine(); !last.empty()) why += ": " + last;
+    }
     Note("exit", {{"reason", why}, {"pid", pid_}});
+    last_exit_ = why;
     pid_ = -1;
     ready_ = false;
     role_ = "dead";

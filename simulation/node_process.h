@@ -59,6 +59,8 @@ class NodeProcess {
   bool running() const { return pid_ > 0; }
   bool ready() const { return ready_; }
   const std::string& role() const { return role_; }
+  // Why the last start ended ("exit status 1: <its last log line>"); empty while it runs.
+  const std::string& last_exit() const { return last_exit_; }
   int starts() const { return starts_; }
   const std::string& name() const { return launch_.name; }
   pid_t pid() const { return pid_; }
@@ -69,9 +71,11 @@ class NodeProcess {
  private:
   void Note(const std::string& event, nlohmann::json fields = nlohmann::json::object());
   void ReadEvents();
+  std::string LastLogLine() const;  // the last non-empty line of this start's log
   void StopSlow();
   NodeLaunch launch_;
   pid_t pid_ = -1;
+  std::string last_exit_;
   int starts_ = 0;
   bool ready_ = false;
   std::string role_ = "none";

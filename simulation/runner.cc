@@ -304,7 +304,17 @@ bool Run::DoStep(const Step& s, StepLog* log) {
     case Action::kSlow: n->Slow(s.run_ms, s.stop_ms); return true;
     case Action::kWait: {
       std::string now;
-      if (TickUntil(NowSeconds() + s.timeout_s, [&] { return Holds(s, &now); })) return true;
+      // A node that exited while it was awaited running, ready or in a role
+      // will not get there: fail at once, with the node's reason.
+      const bool awaits_life = s.condition != Condition::kExited;
+      bool died = false;
+      if (TickUntil(NowSeconds() + s.timeout_s, [&] {
+            if (Holds(s, &now)) return true;
+            died = awaits_life && !n->running();
+            return died;
+          }) && !died)
+        return true;
+      if (died) return fail("the node exited" + (n->last_exit().empty() ? "" : " (" + n->last_exit() + ")"));
       return fail("not reached within " + std::to_string(static_cast<int>(s.timeout_s)) + " s: " + now);
     }
     case Action::kExpect: {
