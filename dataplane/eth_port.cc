@@ -3,8 +3,10 @@
 
 #include <time.h>
 
+#include <rte_alarm.h>
 #include <rte_cycles.h>
 
+#include <atomic>
 #include <string>
 
 namespace twinstep::dataplane {
@@ -61,9 +63,42 @@ Expected<std::unique_ptr<EthPort>, EalError> EthPort::Open(const PortSpec& spec,
   return p;
 }
 
+namespace {
+
+struct CloseJob {
+  uint16_t port;
+  std::atomic<bool> done{false};
+};
+
+void StopAndClose(uint16_t port) {
+  rte_eth_dev_stop(port);
+  rte_eth_dev_close(port);
+}
+
+void CloseOnInterruptThread(void* arg) {
+  auto* job = static_cast<CloseJob*>(arg);
+  StopAndClose(job->port);
+  job->done.store(true, std::memory_order_release);
+}
+
+}  // namespace
+
 EthPort::~EthPort() {
-  rte_eth_dev_stop(port_);
-  rte_eth_dev_close(port_);
+  // On the EAL's interrupt thread, by an alarm: DPDK 22.11's memif handles a
+  // peer's disconnect there and frees what a close from another thread frees
+  // too (segfaults in eal-intr-thread when both ends of a memif pair closed
+  // at about the same time). There the close and those handlers take turns.
+  // Should that thread not get to it within seconds, the alarm is cancelled
+  // (cancelling waits for a running one) and the port closed here.
+  CloseJob job{port_};
+  if (rte_eal_alarm_set(1, CloseOnInterruptThread, &job) == 0) {
+    for (int i = 0; i < 25'000 && !job.done.load(std::memory_order_acquire); ++i) {
+      timespec ts{0, 200'000};
+      nanosleep(&ts, nullptr);
+    }
+    if (job.done.load(std::memory_order_acquire) || rte_eal_alarm_cancel(CloseOnInterruptThread, &job) == 0) return;
+  }
+  StopAndClose(port_);
 }
 
 bool EthPort::LinkUp() const {
