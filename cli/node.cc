@@ -15,6 +15,7 @@
 
 #include "cli/commands.h"
 #include "cli/config/node_config.h"
+#include "dataplane/core/doorbell.h"
 #include "dataplane/eal.h"
 #include "dataplane/eth_port.h"
 #include "dataplane/guest_backend.h"
@@ -68,7 +69,7 @@ firmware::sim::SimNodeConfig FirmwareConfig(const config::NodeConfig& c, const u
   std::fill(s.peer_mac, s.peer_mac + 6, 0xff);
   s.heartbeat_interval_ns = static_cast<uint64_t>(c.replication.heartbeat_interval_ms) * 1'000'000;
   s.suspect_after_missed = static_cast<uint32_t>(c.replication.heartbeat_miss_k);
-  // The host rings every millisecond from its own thread. In one process
+  // The host rings every 10 ms from its own thread. In one process
   // with the NIC, a silent host is a starved one (shared cores), not a dead
   // one — that is the peer's heartbeat timeout's to judge — so the watchdog
   // only catches a host thread stuck for a whole second.
@@ -160,12 +161,18 @@ int RunNode(const NodeOptions& o) {
   auto setup = dataplane::SetupFromNodeConfig(c);
   if (!setup) return Fail(setup.error().Message());
   if (auto r = dataplane::InitEal(setup->eal); !r) return Fail(r.error().Message());
+  // A port that a second start would open (a fanout id collision) exits
+  // with kExitStartAgain: whoever started the node may simply start it again.
+  auto port_failed = [](const dataplane::EalError& e) {
+    Fail(e.Message());
+    return e.code == dataplane::EalErrc::kFanoutCollision ? dataplane::kExitStartAgain : 1;
+  };
   auto client = dataplane::EthPort::Open(setup->client, setup->eal.mode);
-  if (!client) return Fail(client.error().Message());
+  if (!client) return port_failed(client.error());
   dataplane::EthPortOptions sync_options;
   sync_options.max_rx_frame_bytes = setup->sync_frame_bytes;
   auto sync = dataplane::EthPort::Open(setup->sync, setup->eal.mode, sync_options);
-  if (!sync) return Fail(sync.error().Message());
+  if (!sync) return port_failed(sync.error());
   // A down link is a peer not (yet) there as much as a cut cable: the
   // witness decides whether this node may run alone.
   log.Say("sync port up, waiting for its link");
@@ -200,8 +207,14 @@ int RunNode(const NodeOptions& o) {
     sync_bell = std::move(*bell);
     pipeline.set_sync_bell(sync_bell.get());
   }
-  firmware::sim::SimNode firmware(supervisor_link, FirmwareConfig(c, (*sync)->mac().addr_bytes));
+  // The host loop sleeps on this bell between its rounds: rung when the
+  // agent has an answer or a command for the NIC, or the NIC a request.
+  dataplane::Doorbell host_bell;
+  auto fw_config = FirmwareConfig(c, (*sync)->mac().addr_bytes);
+  fw_config.agent.on_post = [&host_bell] { host_bell.Ring(); };
+  firmware::sim::SimNode firmware(supervisor_link, fw_config);
   replication::Controller controller(cc, *guest->guest, pipeline, backend, firmware, log);
+  controller.set_host_bell(&host_bell);
   pipeline.set_events(&controller);
   log.Say("guest " + c.guest.ip + " " + MacText(cc.guest_mac) + ", sync port " + MacText((*sync)->mac().addr_bytes) +
           ", witness " + c.witness.endpoints.front() + " pair " + c.witness.pair);
@@ -216,14 +229,18 @@ int RunNode(const NodeOptions& o) {
 
   // The host's own heartbeat to its NIC and the witness agent, on a thread
   // of their own: the control thread may be busy encoding state for a while.
+  // A round each kHostIdleNs (the NIC's host watchdog is a second; lease
+  // renewals are due every TTL/4), each ms while a witness request or a
+  // command is on its way, at once when the bell rings.
+  constexpr uint64_t kHostIdleNs = 10'000'000, kHostBusyNs = 1'000'000;
   std::atomic<bool> host_stop{false};
   std::thread host_thread([&] {
     prctl(PR_SET_NAME, "ts-host");
     while (!host_stop.load()) {
+      host_bell.Arm();
       firmware.nic().RingDoorbell();
       firmware.agent().Poll(firmware.nic().NowNs());
-      timespec ts{0, 1'000'000};
-      nanosleep(&ts, nullptr);
+      host_bell.Wait(firmware.agent().Pending() ? kHostBusyNs : kHostIdleNs);
     }
   });
   std::atomic<bool> poll_stop{false};
@@ -237,6 +254,7 @@ int RunNode(const NodeOptions& o) {
   pipeline.Run(poll_stop);  // the EAL's main lcore polls
   control_thread.join();
   host_stop = true;
+  host_bell.Ring();
   host_thread.join();
   switch (reason) {
     case replication::StopReason::kRequested: return 0;

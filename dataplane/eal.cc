@@ -1,8 +1,13 @@
 // EAL set-up with plain errors (see eal.h).
 #include "dataplane/eal.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
+#include <net/if.h>
 #include <sched.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -11,6 +16,7 @@
 #include <cstring>
 #include <filesystem>
 #include <mutex>
+#include <optional>
 #include <set>
 
 #include <rte_dev.h>
@@ -73,6 +79,8 @@ const char* EalErrcMessage(EalErrc e) {
     case EalErrc::kPortSetup: return "port configuration failed";
     case EalErrc::kNoMemory: return "cannot allocate DPDK memory";
     case EalErrc::kBadConfig: return "bad dataplane configuration";
+    case EalErrc::kFanoutCollision:
+      return "the af_packet port's fanout group id is taken by another process (start the node again)";
   }
   return "unknown EAL error";
 }
@@ -223,6 +231,38 @@ Expected<void, EalError> InitEal(const EalConfig& c) {
   return {};
 }
 
+namespace {
+
+// After a failed af_packet probe: the fanout group id DPDK 22.11 gives this
+// process's socket on the port's interface, if another socket of this
+// network namespace already holds it (the kernel refuses a second device in
+// one group with EINVAL, and the PMD fails the probe). Our own socket closed
+// when the probe failed, so a group left with that id is someone else's.
+std::optional<uint16_t> TakenFanoutId(const std::string& args) {
+  const size_t at = args.find("iface=");
+  if (at == std::string::npos) return std::nullopt;
+  const std::string iface = args.substr(at + 6, args.find(',', at) - (at + 6));
+  const unsigned index = if_nametoindex(iface.c_str());
+  if (index == 0) return std::nullopt;
+  const int fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ETH_P_ALL));
+  if (fd < 0) return std::nullopt;
+  sockaddr_ll a{};
+  a.sll_family = AF_PACKET;
+  a.sll_protocol = htons(ETH_P_ALL);
+  a.sll_ifindex = static_cast<int>(index);
+  const uint16_t id = static_cast<uint16_t>((static_cast<unsigned>(getpid()) ^ index) & 0xffff);
+  // The PMD's own flags, so that only the id can make the kernel refuse.
+  const uint32_t arg = id | ((PACKET_FANOUT_HASH | PACKET_FANOUT_FLAG_DEFRAG | PACKET_FANOUT_FLAG_ROLLOVER) << 16);
+  // sockaddr_ll is the sockaddr an AF_PACKET socket binds to.
+  const bool taken = bind(fd, reinterpret_cast<const sockaddr*>(&a), sizeof a) == 0 &&
+                     setsockopt(fd, SOL_PACKET, PACKET_FANOUT, &arg, sizeof arg) != 0 && errno == EINVAL;
+  close(fd);
+  if (!taken) return std::nullopt;
+  return id;
+}
+
+}  // namespace
+
 Expected<uint16_t, EalError> ProbePort(const PortSpec& spec, EalMode mode) {
   const std::string what = spec.role + " port '" + spec.device + (spec.args.empty() ? "" : "," + spec.args) + "'";
   if (spec.device.empty()) return Fail(EalErrc::kPortMissing, spec.role + " port: no device configured");
@@ -241,7 +281,18 @@ Expected<uint16_t, EalError> ProbePort(const PortSpec& spec, EalMode mode) {
   if (rte_eth_dev_get_port_by_name(spec.device.c_str(), &port) != 0) {
     const std::string devargs = spec.args.empty() ? spec.device : spec.device + "," + spec.args;
     const int rc = rte_dev_probe(devargs.c_str());
-    if (rc < 0) return Fail(EalErrc::kBadPortArgs, what + ": " + rte_strerror(-rc));
+    if (rc < 0) {
+      if (spec.device.rfind("net_af_packet", 0) == 0) {
+        if (auto id = TakenFanoutId(spec.args)) {
+          char hex[8];
+          std::snprintf(hex, sizeof hex, "0x%04x", *id);
+          return Fail(EalErrc::kFanoutCollision,
+                      what + ": the PMD names its PACKET_FANOUT group getpid() XOR ifindex = " + hex +
+                          ", and another process already has a group of that id on another interface");
+        }
+      }
+      return Fail(EalErrc::kBadPortArgs, what + ": " + rte_strerror(-rc));
+    }
     if (rte_eth_dev_get_port_by_name(spec.device.c_str(), &port) != 0) {
       // PCI devices are named by DPDK in its own form; fall back to the first match.
       bool found = false;

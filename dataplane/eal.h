@@ -53,7 +53,14 @@ enum class EalErrc : uint8_t {
   kPortSetup,
   kNoMemory,
   kBadConfig,
+  // DPDK 22.11's af_packet PMD names its fanout group getpid() XOR ifindex;
+  // another process holds that id on another interface. A new process (a new
+  // pid) gets another id: the node exits with kExitStartAgain.
+  kFanoutCollision,
 };
+// The exit status of a node that failed for a reason a second start avoids
+// (kFanoutCollision): EX_TEMPFAIL. `twinstep sim` starts such a node again.
+inline constexpr int kExitStartAgain = 75;
 const char* EalErrcMessage(EalErrc e);
 
 struct EalError {

@@ -12,6 +12,7 @@
 #include <cstring>
 #include <fstream>
 
+#include "dataplane/eal.h"
 #include "simulation/command.h"
 
 namespace twinstep::sim {
@@ -37,6 +38,11 @@ void NodeProcess::Note(const std::string& event, nlohmann::json fields) {
 
 SimResult<void> NodeProcess::Start() {
   if (pid_ > 0) return SimFail(SimErrc::kNode, launch_.name + " is running already");
+  starts_again_ = 0;
+  return Spawn();
+}
+
+SimResult<void> NodeProcess::Spawn() {
   ++starts_;
   const std::string tag = launch_.name + "-" + std::to_string(starts_);
   log_path_ = launch_.out_dir + "/" + tag + ".log";
@@ -189,9 +195,19 @@ std::vector<NodeEvent> NodeProcess::Poll() {
     Note("exit", {{"reason", why}, {"pid", pid_}});
     last_exit_ = why;
     pid_ = -1;
+    const bool was_ready = ready_;
     ready_ = false;
     role_ = "dead";
     StopSlow();
+    // A node that failed to start for a reason a new process avoids (DPDK
+    // 22.11's af_packet fanout ids are getpid() XOR ifindex: two nodes'
+    // ports can collide) is started again, as an operator would.
+    if (!WIFSIGNALED(status) && WEXITSTATUS(status) == dataplane::kExitStartAgain && !was_ready &&
+        starts_again_ < kMaxStartsAgain) {
+      ++starts_again_;
+      Note("start_again", {{"reason", why}});
+      if (auto r = Spawn(); !r) Note("start_again_failed", {{"reason", r.error().Message()}});
+    }
   }
   std::vector<NodeEvent> out;
   out.swap(pending_);

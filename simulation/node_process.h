@@ -46,7 +46,10 @@ class NodeProcess {
   NodeProcess(const NodeProcess&) = delete;
   NodeProcess& operator=(const NodeProcess&) = delete;
 
+  // Starts the node. One that exits with kExitStartAgain before it is ready
+  // is started again by Poll, up to kMaxStartsAgain times.
   SimResult<void> Start();
+  static constexpr int kMaxStartsAgain = 3;
   void Kill9();
   void Sigstop();
   void Sigcont();
@@ -72,6 +75,8 @@ class NodeProcess {
   void Note(const std::string& event, nlohmann::json fields = nlohmann::json::object());
   void ReadEvents();
   std::string LastLogLine() const;  // the last non-empty line of this start's log
+  SimResult<void> Spawn();           // one process (Start, or Poll starting it again)
+  int starts_again_ = 0;             // since the scenario's last Start
   void StopSlow();
   NodeLaunch launch_;
   pid_t pid_ = -1;

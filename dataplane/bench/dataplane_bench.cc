@@ -3,7 +3,9 @@
 //   latency     64-byte UDP request/response round trip through a solo node
 //               (passthrough, no replication) and through primary + secondary;
 //   throughput  requests per second through the same two set-ups;
-//   sync        sync-link round trip and bulk checkpoint transfer.
+//   sync        sync-link round trip and bulk checkpoint transfer;
+//   wake        a sleeping thread woken by a Doorbell: what each hand-off
+//               between a node's threads costs on this machine.
 // The load generator and the node under test (primary or solo, with its
 // synthetic guest) share the main lcore's thread; the secondary polls on lcore 1.
 #include <rte_launch.h>
@@ -12,11 +14,13 @@
 #include <algorithm>
 #include <filesystem>
 #include <atomic>
+#include <thread>
 #include <cstdio>
 #include <cstring>
 #include <string>
 #include <vector>
 
+#include "dataplane/core/doorbell.h"
 #include "dataplane/eal.h"
 #include "dataplane/pipeline.h"
 #include "dataplane/sync_bench.h"
@@ -224,11 +228,65 @@ void Throughput(Rig& rig, Setup setup, double seconds) {
               SetupName(setup), rate / 1e6, static_cast<double>(got) / cpu_s / 1e6, (unsigned long)counted, seconds);
 }
 
+// Ping-pong between two threads that sleep on Doorbells between rounds, as a
+// node's poll loop, guest and control threads do when idle: each round, after
+// a pause long enough for both to be asleep, A rings B and B rings A back. The
+// figure is the time from a Ring to the woken thread running (one hand-off).
+void WakeLatency(int rounds, uint64_t pause_ns) {
+  Doorbell to_b, to_a;
+  std::atomic<uint64_t> rung_at{0};
+  std::atomic<int> asked{0}, answered{0};
+  std::vector<uint64_t> wake_b, wake_a;
+  wake_b.reserve(rounds);
+  wake_a.reserve(rounds);
+  // Sleeps on bell until flag reaches want (Arm, look, Wait).
+  auto await = [](Doorbell& bell, const std::atomic<int>& flag, int want) {
+    for (;;) {
+      bell.Arm();
+      if (flag.load(std::memory_order_acquire) >= want) {
+        bell.Disarm();
+        return;
+      }
+      bell.Wait(1'000'000'000);
+    }
+  };
+  std::thread b([&] {
+    for (int i = 1; i <= rounds; ++i) {
+      await(to_b, asked, i);
+      wake_b.push_back(NowNs() - rung_at.load(std::memory_order_relaxed));
+      rung_at.store(NowNs(), std::memory_order_relaxed);
+      answered.store(i, std::memory_order_release);
+      to_a.Ring();
+    }
+  });
+  for (int i = 1; i <= rounds; ++i) {
+    const timespec pause{0, static_cast<long>(pause_ns)};
+    nanosleep(&pause, nullptr);
+    rung_at.store(NowNs(), std::memory_order_relaxed);
+    asked.store(i, std::memory_order_release);
+    to_b.Ring();
+    await(to_a, answered, i);
+    wake_a.push_back(NowNs() - rung_at.load(std::memory_order_relaxed));
+  }
+  b.join();
+  for (auto* v : {&wake_b, &wake_a}) {
+    std::sort(v->begin(), v->end());
+    auto pct = [&](double p) { return (*v)[std::min(v->size() - 1, size_t(p * v->size()))] / 1000.0; };
+    std::printf("wake %s n=%zu p50 %.2f us  p99 %.2f us  p99.9 %.2f us  max %.2f us (pause %lu us, %lu wake-ups rung)\n",
+                v == &wake_b ? "after a pause  " : "right after one", v->size(), pct(0.5), pct(0.99), pct(0.999),
+                v->back() / 1000.0, (unsigned long)(pause_ns / 1000), (unsigned long)(to_a.wakes() + to_b.wakes()));
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   std::string mode = argc > 1 ? argv[1] : "all";
   const int n = argc > 2 ? std::atoi(argv[2]) : 20000;
+  if (mode == "wake") {  // no EAL: threads and eventfds only
+    WakeLatency(n, argc > 3 ? std::strtoull(argv[3], nullptr, 10) * 1000 : 300'000);
+    return 0;
+  }
   EalConfig c;
   c.file_prefix = "twinstep-bench-" + std::to_string(getpid());
   c.lcores = {1};

@@ -4,9 +4,11 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <thread>
 
 #include "firmware/witness/etcd_process.h"
 
@@ -76,6 +78,38 @@ class SimPairTest : public ::testing::Test {
   bool a_alive_ = true, b_alive_ = true;
   bool split_brain_ = false;
 };
+
+// A host loop that sleeps between the agent's Polls relies on Pending and
+// on_post: pending from the NIC's witness request until the answer is in the
+// mailbox, and told when the answer is queued.
+TEST_F(SimPairTest, HostAgentIsPendingFromRequestToMailboxAndSaysWhenAnAnswerIsQueued) {
+  std::atomic<int> posts{0};
+  SimNodeConfig c = Config(1);
+  c.agent.on_post = [&] { posts.fetch_add(1); };
+  SimNode node(link_.a(), c);
+  SimNic& nic = node.nic();
+  EXPECT_FALSE(node.agent().Pending());
+  node.Command(HostCommand::kStartAlone);
+  EXPECT_EQ(posts.load(), 1);  // the command itself
+  // Until the supervisor asks the witness, the agent only delivers commands.
+  const auto end = std::chrono::steady_clock::now() + 5s;
+  while (nic.Read(kRegArbSeq) == 0 && std::chrono::steady_clock::now() < end) {
+    node.agent().Poll(nic.NowNs());
+    node.supervisor().Poll();
+  }
+  ASSERT_NE(nic.Read(kRegArbSeq), 0u) << "the supervisor never asked the witness";
+  EXPECT_FALSE(node.agent().Pending());
+  node.agent().Poll(nic.NowNs());  // picks the request up
+  EXPECT_TRUE(node.agent().Pending());
+  while (posts.load() < 2 && std::chrono::steady_clock::now() < end) std::this_thread::sleep_for(1ms);
+  ASSERT_EQ(posts.load(), 2) << "no answer from the witness";
+  EXPECT_TRUE(node.agent().Pending());  // queued, not yet in the mailbox
+  node.agent().Poll(nic.NowNs());
+  EXPECT_EQ(nic.Read(kRegHostCmd), static_cast<uint32_t>(HostCommand::kWitnessGrant));
+  EXPECT_FALSE(node.agent().Pending());
+  node.supervisor().Poll();
+  EXPECT_EQ(node.supervisor().role(), Role::kSolo);
+}
 
 TEST_F(SimPairTest, CutLinkExactlyOneWinsTheOtherFences) {
   Start();

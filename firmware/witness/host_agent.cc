@@ -1,6 +1,7 @@
 // The host's half of the supervisor (see host_agent.h).
 #include "firmware/witness/host_agent.h"
 
+#include <algorithm>
 #include <chrono>
 
 #include "firmware/role.h"
@@ -32,8 +33,18 @@ HostAgent::~HostAgent() {
 }
 
 void HostAgent::Post(HostCommand cmd, uint64_t arg, uint32_t seq) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    outbox_.push_back({cmd, arg, seq});
+  }
+  if (config_.on_post) config_.on_post();
+}
+
+bool HostAgent::Pending() {
   std::lock_guard<std::mutex> lock(mu_);
-  outbox_.push_back({cmd, arg, seq});
+  return !outbox_.empty() || arbitrating_ || std::any_of(jobs_.begin(), jobs_.end(), [](const Job& j) {
+    return !j.keepalive && !j.release;
+  });
 }
 
 void HostAgent::Submit(const Job& job) {
@@ -109,6 +120,7 @@ void HostAgent::Worker() {
       if (stop_) return;
       job = jobs_.front();
       jobs_.pop_front();
+      arbitrating_ = !job.keepalive && !job.release;
     }
     const uint64_t started = now_ns_.load();  // a renewal counts from when it was asked
     if (job.release) {
@@ -141,6 +153,8 @@ void HostAgent::Worker() {
     } else {
       Post(HostCommand::kWitnessDeny, d->epoch, job.seq);
     }
+    std::lock_guard<std::mutex> lock(mu_);
+    arbitrating_ = false;  // after the answer is queued: Pending never misses it
   }
 }
 

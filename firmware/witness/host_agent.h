@@ -8,6 +8,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <mutex>
 #include <thread>
 
@@ -30,6 +31,9 @@ struct HostAgentConfig {
   // A lease not renewed for this long is treated as lost (below etcd's TTL,
   // so that we stop before etcd could hand the pair to someone else).
   uint64_t lease_deadline_ns = 8'000'000'000;
+  // Called (from any thread) when a command was queued for the NIC, an
+  // answer among them: a host loop that sleeps between Polls is woken by it.
+  std::function<void()> on_post;
 };
 
 class HostAgent {
@@ -45,6 +49,9 @@ class HostAgent {
   void Poll(uint64_t now_ns);
   // Queues a host command for the NIC's one-slot mailbox.
   void Post(firmware::HostCommand cmd, uint64_t arg = 0, uint32_t seq = 0);
+  // A witness request or a command is on its way: Poll soon (the mailbox
+  // takes one command at a time, the next when the NIC has taken the last).
+  bool Pending();
 
   uint64_t answers() const { return answers_.load(); }
   uint64_t unavailable() const { return unavailable_.load(); }
@@ -85,6 +92,7 @@ class HostAgent {
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<Job> jobs_;
+  bool arbitrating_ = false;  // the worker is asking the witness (under mu_)
   std::deque<Command> outbox_;  // waiting for the mailbox slot
   bool stop_ = false;
   std::atomic<uint64_t> answers_{0};

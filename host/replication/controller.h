@@ -68,6 +68,9 @@ class Controller final : public dataplane::ReplicationEvents {
   StopReason Run(const std::atomic<bool>& stop, std::string* error);
   // A control-socket request line; returns one JSON reply line. Any thread.
   std::string HandleRequest(const std::string& request);
+  // The host loop's bell (it runs the witness agent): rung from the poll
+  // thread when the supervisor's role or witness request changes. Set before Run.
+  void set_host_bell(dataplane::Doorbell* bell) { host_bell_ = bell; }
 
   // --- ReplicationEvents: the poll thread ---
   void OnDivergence(const dataplane::DivergenceEvent& event) override;
@@ -114,6 +117,10 @@ class Controller final : public dataplane::ReplicationEvents {
   bool Stopping() const;
   // Housekeeping between steps: the supervisor's roles, messages, the dirty log.
   void Housekeep();
+  // A primary in lockstep with a running guest: checkpoints are due.
+  bool TakesCheckpoints() const;
+  // The main loop's nap: kIdleNapNs, or less when a periodic checkpoint is due sooner.
+  uint64_t IdleNapNs() const;
   // Runs Housekeep until done(); false when still() turned false, the node
   // stops or the deadline (0: none) passed. A progress line every 5 s.
   bool WaitUntil(const std::function<bool()>& done, const std::function<bool()>& still, const std::string& what,
@@ -197,8 +204,12 @@ class Controller final : public dataplane::ReplicationEvents {
 
   boost::lockfree::spsc_queue<Message*> inbox_{4096};
   // Wakes the control thread's naps when the poll thread hands it something
-  // (a message, a sent bulk, a finished task, an emptied send queue).
+  // (a message, a sent bulk, a finished task, an emptied send queue, a new
+  // supervisor role or release gate) or a control request asks for a checkpoint.
   dataplane::Doorbell bell_;
+  // The supervisor's registers as the poll thread last rang for.
+  uint32_t rung_role_ = ~0u, rung_gate_ = ~0u, rung_arb_seq_ = ~0u;
+  dataplane::Doorbell* host_bell_ = nullptr;
   boost::lockfree::spsc_queue<Task*> tasks_{1024};
 };
 
