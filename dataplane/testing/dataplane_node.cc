@@ -112,7 +112,7 @@ int main(int argc, char** argv) {
     auto p = EthPort::Open(spec, EalMode::kSimulation);
     if (!p) {
       std::fprintf(stderr, "error: %s\n", p.error().Message().c_str());
-      return 4;
+      return p.error().code == EalErrc::kFanoutCollision ? kExitStartAgain : 4;
     }
     *out = std::move(*p);
   }
