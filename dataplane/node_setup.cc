@@ -61,6 +61,7 @@ IdleBackoffConfig IdleFromNode(const config::NodeConfig& config) {
   const auto& d = config.dataplane;
   IdleBackoffConfig idle;
   idle.busy_poll = d.poll_mode == "busy";
+  idle.spin_polls = static_cast<uint32_t>(d.idle_spin_polls);
   idle.max_sleep_ns = static_cast<uint64_t>(d.idle_max_sleep_us) * 1000;
   idle.min_sleep_ns = std::min(static_cast<uint64_t>(d.idle_min_sleep_us) * 1000, idle.max_sleep_ns);
   return idle;

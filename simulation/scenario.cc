@@ -132,6 +132,7 @@ constexpr std::pair<const char*, const char*> kNodeKeys[] = {
     {"heartbeat_miss_k", "replication.heartbeat_miss_k"},
     {"join_probe_ms", "replication.join_probe_ms"},
     {"checkpoint_timeout_ms", "replication.checkpoint_timeout_ms"},
+    {"idle_spin_polls", "dataplane.idle_spin_polls"},
     {"idle_min_sleep_us", "dataplane.idle_min_sleep_us"},
     {"idle_max_sleep_us", "dataplane.idle_max_sleep_us"},
     {"lease_ttl_s", "witness.lease_ttl_s"},

@@ -34,6 +34,7 @@ struct NodeConfig {
     int64_t main_lcore = 0;
     std::vector<int64_t> lcores;
     std::string poll_mode = "adaptive";
+    int64_t idle_spin_polls = 256;
     int64_t idle_min_sleep_us = 20;
     int64_t idle_max_sleep_us = 200;
     std::string file_prefix = "twinstep-node-a";

@@ -88,6 +88,8 @@ const OptionSpec kOptions[] = {
      TS_FIELD(dataplane.lcores), 0, kMaxCpu},
     {"dataplane", "poll_mode", "busy: spin on dedicated cores; adaptive: back off when idle (shared cores, simulation)",
      TS_FIELD(dataplane.poll_mode), 0, 0, "busy|adaptive"},
+    {"dataplane", "idle_spin_polls", "adaptive: empty polls after the last work before the first sleep (each spins a few hundred ns: catches what comes right after, at the cost of CPU the guests want on shared cores)",
+     TS_FIELD(dataplane.idle_spin_polls), 0, 1000000},
     {"dataplane", "idle_min_sleep_us", "adaptive: the first sleep of an idle poll loop, in us, doubling up to idle_max_sleep_us (each sleep is a context switch; doorbells end it early for guest output and the peer's frames, not for the client port)",
      TS_FIELD(dataplane.idle_min_sleep_us), 1, 100000},
     {"dataplane", "idle_max_sleep_us", "adaptive: the longest sleep of an idle poll loop, in us (the latency an idle node adds to a packet vs its CPU use)",
