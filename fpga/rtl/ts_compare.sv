@@ -72,14 +72,14 @@ module ts_compare #(
     reg [63:0]   e_dig_reg  [0:EVENTS-1];
     reg [31:0]   e_id_reg   [0:EVENTS-1];
     reg [15:0]   e_buf_reg  [0:EVENTS-1];
-    reg [63:0]   e_due_reg [0:EVENTS-1];   // arrival + timeout: a timeout is one compare with now_ns
+    reg [63:0]   e_time_reg [0:EVENTS-1];
     reg [EW:0]   e_used_reg = 0, e_fresh_reg = 0;
     // Record pool.
     reg [RW-1:0] r_next_reg [0:RECORDS-1];
     reg [63:0]   r_seq_reg  [0:RECORDS-1];
     reg [31:0]   r_len_reg  [0:RECORDS-1];
     reg [63:0]   r_dig_reg  [0:RECORDS-1];
-    reg [63:0]   r_due_reg [0:RECORDS-1];
+    reg [63:0]   r_time_reg [0:RECORDS-1];
     reg [RW:0]   r_used_reg = 0, r_fresh_reg = 0;
     // Freed pool entries wait in these rings to be taken again.
     reg [EW-1:0] e_free_mem [0:EVENTS-1];
@@ -150,12 +150,8 @@ module ts_compare #(
     assign stat_counters = {c_ignored_reg, c_overflow_reg, c_miss_ev_reg, c_miss_rec_reg, c_mismatch_reg,
                             c_rel_ckpt_reg, c_rel_match_reg, c_records_reg, c_events_reg};
 
-    // Deadlines are stored on arrival (now + timeout), so the sweep, whose
-    // verdict gates many writes, compares instead of subtracting 64 bits
-    // first (the subtraction headed this block's longest path). A timeout
-    // changed while entries wait applies to later arrivals.
-    wire [64:0] due_sum = {1'b0, now_ns} + {1'b0, cfg_timeout_ns};
-    wire [63:0] due_ns = due_sum[64] ? {64{1'b1}} : due_sum[63:0];  // a huge timeout stays huge
+    wire [63:0] deadline = now_ns - cfg_timeout_ns;
+    wire        deadline_ok = now_ns >= cfg_timeout_ns;
 
     // Every operation reads the flow table at one slot (the lookup's hit, or the
     // walk's) and each pool at that flow's head: one read port per memory.
@@ -164,11 +160,11 @@ module ts_compare #(
     wire [RW-1:0] f_rch_q = f_rch_reg[s_rd], f_rct_q = f_rct_reg[s_rd];
     wire [63:0]   f_id_q = f_id_reg[s_rd];
     wire [EW-1:0] e_next_q = e_next_reg[f_evh_q];
-    wire [63:0]   e_seq_q = e_seq_reg[f_evh_q], e_dig_q = e_dig_reg[f_evh_q], e_due_q = e_due_reg[f_evh_q];
+    wire [63:0]   e_seq_q = e_seq_reg[f_evh_q], e_dig_q = e_dig_reg[f_evh_q], e_time_q = e_time_reg[f_evh_q];
     wire [31:0]   e_len_q = e_len_reg[f_evh_q], e_id_q = e_id_reg[f_evh_q];
     wire [15:0]   e_buf_q = e_buf_reg[f_evh_q];
     wire [RW-1:0] r_next_q = r_next_reg[f_rch_q];
-    wire [63:0]   r_seq_q = r_seq_reg[f_rch_q], r_dig_q = r_dig_reg[f_rch_q], r_due_q = r_due_reg[f_rch_q];
+    wire [63:0]   r_seq_q = r_seq_reg[f_rch_q], r_dig_q = r_dig_reg[f_rch_q], r_time_q = r_time_reg[f_rch_q];
     wire [31:0]   r_len_q = r_len_reg[f_rch_q];
 
     // Per-flow bits are written at slot s by a compare with each constant
@@ -264,7 +260,7 @@ module ts_compare #(
                     e_dig_reg[e] <= ev_digest;
                     e_id_reg[e] <= ev_id;
                     e_buf_reg[e] <= ev_buf;
-                    e_due_reg[e] <= due_ns;
+                    e_time_reg[e] <= now_ns;
                     if (known && f_ev_reg[s]) e_next_reg[f_evt_q] <= e;
                     else f_evh_reg[s] <= e;
                     f_evt_reg[s] <= e;
@@ -324,7 +320,7 @@ module ts_compare #(
                     r_seq_reg[r] <= rec_out_seq;
                     r_len_reg[r] <= rec_len;
                     r_dig_reg[r] <= rec_digest;
-                    r_due_reg[r] <= due_ns;
+                    r_time_reg[r] <= now_ns;
                     if (known && f_rec_reg[s]) r_next_reg[f_rct_q] <= r;
                     else f_rch_reg[s] <= r;
                     f_rct_reg[s] <= r;
@@ -342,13 +338,13 @@ module ts_compare #(
             s = walk_reg;
             e = f_evh_q;
             r = f_rch_q;
-            if (f_used_reg[s] && !f_div_reg[s] && f_ev_reg[s] && e_due_q <= now_ns) begin
+            if (deadline_ok && f_used_reg[s] && !f_div_reg[s] && f_ev_reg[s] && e_time_q <= deadline) begin
                 vd_push = 1'b1;
                 vd_in = {K_MISSING, 1'b1, e_id_q, e_buf_q, f_id_q, e_seq_q, e_len_q,
                          e_dig_q, 64'd0};
                 c_miss_rec_reg <= c_miss_rec_reg + 1;
                 for (fk = 0; fk < FLOWS; fk = fk + 1) if (s == fk) f_div_reg[fk] <= 1'b1;
-            end else if (f_used_reg[s] && f_rec_reg[s] && r_due_q <= now_ns) begin
+            end else if (deadline_ok && f_used_reg[s] && f_rec_reg[s] && r_time_q <= deadline) begin
                 // Drop the flow's oldest record; stay on this flow for the next one.
                 r_free_push = 1'b1;
                 r_free_in = r;
