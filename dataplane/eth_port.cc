@@ -1,12 +1,15 @@
 // DPDK port set-up (see eth_port.h).
 #include "dataplane/eth_port.h"
 
+#include <sys/mman.h>
 #include <time.h>
 
 #include <rte_alarm.h>
 #include <rte_cycles.h>
 
 #include <atomic>
+#include <cstdio>
+#include <fstream>
 #include <string>
 
 namespace twinstep::dataplane {
@@ -19,6 +22,21 @@ uint64_t NowNs() {
   timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+uint64_t PrefaultMemifRegions() {
+  // DPDK 22.11's memif names its memfds memif_region_<n>: both the server,
+  // which creates them, and the client, which maps the received fds.
+  std::ifstream maps("/proc/self/maps");
+  uint64_t bytes = 0;
+  for (std::string line; std::getline(maps, line);) {
+    if (line.find("/memfd:memif_region_") == std::string::npos) continue;
+    unsigned long start = 0, end = 0;
+    if (std::sscanf(line.c_str(), "%lx-%lx", &start, &end) != 2 || end <= start) continue;
+    // The address range /proc/self/maps names is a mapping of this process.
+    if (madvise(reinterpret_cast<void*>(start), end - start, MADV_POPULATE_WRITE) == 0) bytes += end - start;
+  }
+  return bytes;
 }
 
 uint64_t ThreadCpuNs() {
