@@ -26,7 +26,7 @@ constexpr uint64_t kNapNs = 500'000;
 // Between steps the bell (messages, supervisor roles, requests) and the
 // checkpoint period are all there is to wait for; the bound paces the dirty
 // log's gathering. Each wake-up costs CPU the guests and the poll loops want
-// on shared cores (~2000 naps/s at kNapNs were 5 % of a core).
+// on shared cores (~2500 naps/s at kNapNs were 4-5 % of a core).
 constexpr uint64_t kIdleNapNs = 10'000'000;
 
 std::string ErrorReply(const std::string& message) {
