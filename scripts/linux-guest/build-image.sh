@@ -18,7 +18,9 @@ for tool in apt-cache apt-get dpkg-deb objcopy gzip gcc; do
   command -v "$tool" >/dev/null || die "missing tool: $tool"
 done
 [[ -x /bin/busybox ]] && file_bb=/bin/busybox || die "missing /bin/busybox (package busybox-static)"
-/bin/busybox --list | grep -qx cpio || die "/bin/busybox has no cpio applet"
+# grep reads the whole list: with -q it would stop at "cpio" and busybox, which
+# writes a line at a time, would die of SIGPIPE (pipefail: a CI run failed so).
+/bin/busybox --list | grep -x cpio >/dev/null || die "/bin/busybox has no cpio applet"
 ldd "$file_bb" >/dev/null 2>&1 && die "/bin/busybox is dynamically linked: install busybox-static"
 
 # The package linux-image-cloud-amd64 depends on, e.g. linux-image-6.1.0-56-cloud-amd64.
