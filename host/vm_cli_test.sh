@@ -20,7 +20,7 @@ vm1=$!
 up_tap
 wait_for "$work/out1" "twinstep-testguest: ready" 15 || fail "no ready marker"
 [[ $(udp 7 'hello from socat') == "hello from socat" ]] || fail "UDP echo"
-mc 'set city 0 0 5\r\nParis\r\n' | grep -q STORED || fail "memcached set"
+[[ $(mc 'set city 0 0 5\r\nParis\r\n') == *STORED* ]] || fail "memcached set"
 # ip netns exec execs the VMM, so $! is its pid.
 kill -USR1 "$vm1"
 wait_for "$work/err1" "snapshot $work/snap" 5 || fail "no snapshot written"
