@@ -231,6 +231,11 @@ Expected<void, EalError> InitEal(const EalConfig& c) {
   return {};
 }
 
+uint32_t AfPacketFanoutArg(unsigned ifindex) {
+  const uint32_t id = (static_cast<unsigned>(getpid()) ^ ifindex) & 0xffff;
+  return id | ((PACKET_FANOUT_HASH | PACKET_FANOUT_FLAG_DEFRAG | PACKET_FANOUT_FLAG_ROLLOVER) << 16);
+}
+
 namespace {
 
 // After a failed af_packet probe: the fanout group id DPDK 22.11 gives this
@@ -250,9 +255,9 @@ std::optional<uint16_t> TakenFanoutId(const std::string& args) {
   a.sll_family = AF_PACKET;
   a.sll_protocol = htons(ETH_P_ALL);
   a.sll_ifindex = static_cast<int>(index);
-  const uint16_t id = static_cast<uint16_t>((static_cast<unsigned>(getpid()) ^ index) & 0xffff);
-  // The PMD's own flags, so that only the id can make the kernel refuse.
-  const uint32_t arg = id | ((PACKET_FANOUT_HASH | PACKET_FANOUT_FLAG_DEFRAG | PACKET_FANOUT_FLAG_ROLLOVER) << 16);
+  // The PMD's own flags too, so that only the id can make the kernel refuse.
+  const uint32_t arg = AfPacketFanoutArg(index);
+  const uint16_t id = static_cast<uint16_t>(arg & 0xffff);
   // sockaddr_ll is the sockaddr an AF_PACKET socket binds to.
   const bool taken = bind(fd, reinterpret_cast<const sockaddr*>(&a), sizeof a) == 0 &&
                      setsockopt(fd, SOL_PACKET, PACKET_FANOUT, &arg, sizeof arg) != 0 && errno == EINVAL;

@@ -61,6 +61,10 @@ enum class EalErrc : uint8_t {
 // The exit status of a node that failed for a reason a second start avoids
 // (kFanoutCollision): EX_TEMPFAIL. `twinstep sim` starts such a node again.
 inline constexpr int kExitStartAgain = 75;
+// The PACKET_FANOUT argument DPDK 22.11's af_packet PMD gives this process's
+// sockets on interface `ifindex`: group id getpid() XOR ifindex (low 16
+// bits), hash fan-out with defrag and rollover.
+uint32_t AfPacketFanoutArg(unsigned ifindex);
 const char* EalErrcMessage(EalErrc e);
 
 struct EalError {

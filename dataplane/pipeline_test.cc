@@ -11,7 +11,6 @@
 #include <net/if.h>
 #include <poll.h>
 #include <rte_dev.h>
-#include <rte_ethdev.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -419,8 +418,7 @@ TEST(PipelineTest, AnAfPacketFanoutIdTakenElsewhereIsNamed) {
   on_b.sll_family = AF_PACKET;
   on_b.sll_protocol = htons(ETH_P_ALL);
   on_b.sll_ifindex = static_cast<int>(if_nametoindex(b.c_str()));
-  const uint32_t id = (static_cast<unsigned>(getpid()) ^ index_a) & 0xffff;
-  const uint32_t arg = id | ((PACKET_FANOUT_HASH | PACKET_FANOUT_FLAG_DEFRAG | PACKET_FANOUT_FLAG_ROLLOVER) << 16);
+  const uint32_t arg = AfPacketFanoutArg(index_a);  // the id this process's port on `a` will ask for
   // sockaddr_ll is the sockaddr an AF_PACKET socket binds to.
   ASSERT_EQ(bind(holder, reinterpret_cast<const sockaddr*>(&on_b), sizeof on_b), 0);
   ASSERT_EQ(setsockopt(holder, SOL_PACKET, PACKET_FANOUT, &arg, sizeof arg), 0);

@@ -308,14 +308,14 @@ bool Run::DoStep(const Step& s, StepLog* log) {
       // will not get there: fail at once, with the node's reason.
       const bool awaits_life = s.condition != Condition::kExited;
       bool died = false;
-      if (TickUntil(NowSeconds() + s.timeout_s, [&] {
-            if (Holds(s, &now)) return true;
-            died = awaits_life && !n->running();
-            return died;
-          }) && !died)
-        return true;
+      const bool ended = TickUntil(NowSeconds() + s.timeout_s, [&] {
+        if (Holds(s, &now)) return true;
+        died = awaits_life && !n->running();
+        return died;
+      });
+      if (!ended) return fail("not reached within " + std::to_string(static_cast<int>(s.timeout_s)) + " s: " + now);
       if (died) return fail("the node exited" + (n->last_exit().empty() ? "" : " (" + n->last_exit() + ")"));
-      return fail("not reached within " + std::to_string(static_cast<int>(s.timeout_s)) + " s: " + now);
+      return true;
     }
     case Action::kExpect: {
       std::string now;
