@@ -1,8 +1,9 @@
 // Parses the header window of one output frame (docs/digest.md sections 1-2):
-// flow key, normalization patches and TCP fields. One frame per clock in nine
+// flow key, normalization patches and TCP fields. One frame per clock in eleven
 // register stages (A: L2/L3; X1-X4: the IPv6 extension chain, two headers a
-// stage; B: L4 and the key; D1-D3: the TCP option walk, whose last stage
-// writes the outputs); everything it needs lies in the first HDR_BEATS beats.
+// stage; B: L4 and the key; D1: the TCP options' links doubled; D2-D5: the
+// option walk, whose last stage writes the outputs); everything it needs lies
+// in the first HDR_BEATS beats.
 `resetall
 `timescale 1ns / 1ps
 `default_nettype none
@@ -66,59 +67,68 @@ module ts_hdr_parse #(
     reg  [7:0]   a_zlen;
     reg  [15:0]  a_lbl_off;
 
+    // The tag count is 0, 1 or 2, so the L3 header starts at byte 14, 18 or 22:
+    // each candidate is parsed at its constant offset (fields are wires, no
+    // byte select) and the tag count picks one. The offset and length adders
+    // and compares of the three run side by side, not after the VLAN walk.
     always @* begin : p_l3
-        reg [16:0] off, total, ihl;
-        reg        go;
-        integer i;
+        reg [16:0] off, total, ihl, end6;
+        reg [15:0] t [0:2];
+        reg        tag [0:2];
+        integer c, i;
 
         a_ok = 1'b0; a_type = 16'd0; a_nvlan = 2'd0; a_vids = 32'd0; a_ip = 1'b0; a_frag = 1'b0;
         a_lbl = 1'b0; a_v6 = 1'b0; a_nxt = 8'd0; a_kind = 8'd0; a_addrs = 256'd0; a_l4 = 17'd0;
         a_end = 17'd0; a_key_len = 7'd1; a_zoff = 32'd0; a_zlen = 8'd0; a_lbl_off = 16'd0;
-        off = 17'd14; total = 17'd0; ihl = 17'd0; go = 1'b0;
+        off = 17'd0; total = 17'd0; ihl = 17'd0; end6 = 17'd0;
 
+        for (c = 0; c < 3; c = c + 1) begin
+            t[c] = {in_hdr[(12+4*c)*8 +: 8], in_hdr[(13+4*c)*8 +: 8]};
+            tag[c] = t[c] == 16'h8100 || t[c] == 16'h88A8;
+        end
         if (!(in_len < 17'd14 || in_len > 17'd65535)) begin
             a_ok = 1'b1;
-            a_type = {in_hdr[12*8 +: 8], in_hdr[13*8 +: 8]};
-            go = 1'b1;
-            for (i = 0; i < 2; i = i + 1) begin
-                if (go && (a_type == 16'h8100 || a_type == 16'h88A8) && off + 17'd4 <= in_len) begin
-                    a_vids[16*i +: 16] = {4'd0, in_hdr[off*8 +: 4], in_hdr[(off+1)*8 +: 8]};
-                    a_type = {in_hdr[(off+2)*8 +: 8], in_hdr[(off+3)*8 +: 8]};
-                    off = off + 17'd4;
-                    a_nvlan = a_nvlan + 2'd1;
-                end else begin
-                    go = 1'b0;
-                end
+            if (tag[0] && in_len >= 17'd18) begin
+                a_nvlan = (tag[1] && in_len >= 17'd22) ? 2'd2 : 2'd1;
             end
+            a_type = t[a_nvlan];
+            for (i = 0; i < 2; i = i + 1)
+                if (i < a_nvlan) a_vids[16*i +: 16] = {4'd0, in_hdr[(14+4*i)*8 +: 4], in_hdr[(15+4*i)*8 +: 8]};
+        end
 
-            if (a_type == 16'h0800 && off + 17'd20 <= in_len) begin
-                ihl = {11'd0, in_hdr[off*8 +: 4], 2'b00};
-                total = {1'b0, in_hdr[(off+2)*8 +: 8], in_hdr[(off+3)*8 +: 8]};
-                if (in_hdr[off*8+4 +: 4] == 4'd4 && ihl >= 17'd20 && total >= ihl && off + total <= in_len) begin
-                    a_ip = 1'b1;
-                    a_zoff[0 +: 16] = off[15:0] + 16'd4;  a_zlen[0 +: 4] = 4'd2;   // identification
-                    a_zoff[16 +: 16] = off[15:0] + 16'd10; a_zlen[4 +: 4] = 4'd2;  // header checksum
-                    a_frag = ({in_hdr[(off+6)*8 +: 8], in_hdr[(off+7)*8 +: 8]} & 16'h3FFF) != 16'd0;
-                    a_nxt = in_hdr[(off+9)*8 +: 8];
-                    for (i = 0; i < 8; i = i + 1) a_addrs[8*i +: 8] = in_hdr[(off+12+i)*8 +: 8];
-                    a_l4 = off + ihl;
-                    a_end = off + total;
-                    a_key_len = 7'd15 + {4'd0, a_nvlan, 1'b0};
-                    a_kind = 8'd1;
+        for (c = 0; c < 3; c = c + 1) begin
+            if (a_ok && a_nvlan == c) begin
+                off = 17'd14 + 17'd4 * c;
+                if (t[c] == 16'h0800 && off + 17'd20 <= in_len) begin
+                    ihl = {11'd0, in_hdr[off*8 +: 4], 2'b00};
+                    total = {1'b0, in_hdr[(off+2)*8 +: 8], in_hdr[(off+3)*8 +: 8]};
+                    if (in_hdr[off*8+4 +: 4] == 4'd4 && ihl >= 17'd20 && total >= ihl && off + total <= in_len) begin
+                        a_ip = 1'b1;
+                        a_zoff[0 +: 16] = off[15:0] + 16'd4;  a_zlen[0 +: 4] = 4'd2;   // identification
+                        a_zoff[16 +: 16] = off[15:0] + 16'd10; a_zlen[4 +: 4] = 4'd2;  // header checksum
+                        a_frag = ({in_hdr[(off+6)*8 +: 8], in_hdr[(off+7)*8 +: 8]} & 16'h3FFF) != 16'd0;
+                        a_nxt = in_hdr[(off+9)*8 +: 8];
+                        for (i = 0; i < 8; i = i + 1) a_addrs[8*i +: 8] = in_hdr[(off+12+i)*8 +: 8];
+                        a_l4 = off + ihl;
+                        a_end = off + total;
+                        a_key_len = 7'd15 + 7'd2 * c;
+                        a_kind = 8'd1;
+                    end
                 end
-            end
-            if (a_type == 16'h86DD && off + 17'd40 <= in_len) begin
-                a_end = off + 17'd40 + {1'b0, in_hdr[(off+4)*8 +: 8], in_hdr[(off+5)*8 +: 8]};
-                if (in_hdr[off*8+4 +: 4] == 4'd6 && a_end <= in_len) begin
-                    a_ip = 1'b1;
-                    a_v6 = 1'b1;
-                    a_lbl = 1'b1;
-                    a_lbl_off = off[15:0] + 16'd1;
-                    a_nxt = in_hdr[(off+6)*8 +: 8];
-                    a_l4 = off + 17'd40;
-                    for (i = 0; i < 32; i = i + 1) a_addrs[8*i +: 8] = in_hdr[(off+8+i)*8 +: 8];
-                    a_key_len = 7'd39 + {4'd0, a_nvlan, 1'b0};
-                    a_kind = 8'd2;
+                if (t[c] == 16'h86DD && off + 17'd40 <= in_len) begin
+                    end6 = off + 17'd40 + {1'b0, in_hdr[(off+4)*8 +: 8], in_hdr[(off+5)*8 +: 8]};
+                    a_end = end6;
+                    if (in_hdr[off*8+4 +: 4] == 4'd6 && end6 <= in_len) begin
+                        a_ip = 1'b1;
+                        a_v6 = 1'b1;
+                        a_lbl = 1'b1;
+                        a_lbl_off = off[15:0] + 16'd1;
+                        a_nxt = in_hdr[(off+6)*8 +: 8];
+                        a_l4 = off + 17'd40;
+                        for (i = 0; i < 32; i = i + 1) a_addrs[8*i +: 8] = in_hdr[(off+8+i)*8 +: 8];
+                        a_key_len = 7'd39 + 7'd2 * c;
+                        a_kind = 8'd2;
+                    end
                 end
             end
         end
@@ -304,23 +314,32 @@ module ts_hdr_parse #(
         end
     end
 
-    // ---- Stages D: the TCP option walk (docs/digest.md 1.5) by pointer doubling ----
+    // ---- Stages D: the TCP option walk (docs/digest.md 1.5) ----
     // Each option position names its successor (the next option's position,
-    // or NONE) and itself if it is a timestamp option; six doublings follow
-    // up to 64 options from position 0, two a stage, where a walk position by
-    // position was a 40-step chain. The walk only moves forward, so the first
-    // timestamp met is the first the software walk meets.
-    localparam [5:0] NONE = 6'd63;
+    // or NONE) and itself if it is a timestamp option. Stage D1 doubles the
+    // links twice over all positions (four options ahead, and the first
+    // timestamp among them); stages D2-D5 then walk from position 0 two such
+    // links a stage. Eight links cover 32 options: a timestamp option (10
+    // bytes) starts at byte 30 at the latest, so at most 30 options precede
+    // it. A walk
+    // position by position was a 40-step chain in one clock; doubling at every
+    // position up to 64 options cost ~75 000 LUTs in 64-way selects. The walk
+    // only moves forward, so the first timestamp met is the first the software
+    // walk meets.
+    localparam integer OPOS = 40;         // option positions
+    localparam [5:0] NONE = 6'd40;        // no successor / no timestamp; indexes itself
+    localparam integer TW = (OPOS + 1) * 6;
+    localparam integer DS = 5;             // registers B, D1, D2..D4; D5 writes the outputs
     localparam integer RW = 17 + 512 + 7 + 48 + 12 + 1 + 16 + 1 + 8 + 32 + 32 + 16 + 1 + 16;
-    reg [239:0] o_nxt, o_ts;  // 40 positions, 6 bits each
+    reg [TW-1:0] o_nxt, o_ts;  // 41 positions, 6 bits each; position NONE names NONE
     always @* begin : p_opt_links
         reg [7:0] okind, olen_b;
         integer i;
-        o_nxt = {40{NONE}};
-        o_ts = {40{NONE}};
-        for (i = 0; i < 40; i = i + 1) begin
+        o_nxt = {(OPOS + 1){NONE}};
+        o_ts = {(OPOS + 1){NONE}};
+        for (i = 0; i < OPOS; i = i + 1) begin
             okind = opts[8*i +: 8];
-            olen_b = (i + 1 < 40) ? opts[8*(i+1) +: 8] : 8'd0;
+            olen_b = (i + 1 < OPOS) ? opts[8*(i+1) +: 8] : 8'd0;
             if (i < opt_len) begin
                 if (okind == 8'd1) begin
                     if (i + 1 < opt_len) o_nxt[6*i +: 6] = i + 1;
@@ -332,44 +351,61 @@ module ts_hdr_parse #(
         end
     end
 
-    // Two doublings: successor 2^k -> 2^(k+2) options ahead, first timestamp
-    // within the next 2^(k+2) options. Positions 40..63 are NONE, so NONE
-    // indexes itself.
-    function automatic [479:0] double2(input [239:0] nxt_in, input [239:0] ts_in);
-        reg [383:0] f, t, f2, t2;
-        integer k, i;
+    // One doubling: successor 2^k -> 2^(k+1) options ahead, first timestamp
+    // within the next 2^(k+1) options.
+    function automatic [2*TW-1:0] double1(input [TW-1:0] f, input [TW-1:0] t);
+        reg [TW-1:0] f2, t2;
+        integer i;
         begin
-            f = {{24{NONE}}, nxt_in};
-            t = {{24{NONE}}, ts_in};
-            for (k = 0; k < 2; k = k + 1) begin
-                for (i = 0; i < 64; i = i + 1) begin
-                    f2[6*i +: 6] = f[6*f[6*i +: 6] +: 6];
-                    t2[6*i +: 6] = (t[6*i +: 6] != NONE) ? t[6*i +: 6] : t[6*f[6*i +: 6] +: 6];
-                end
-                f = f2;
-                t = t2;
+            for (i = 0; i <= OPOS; i = i + 1) begin
+                f2[6*i +: 6] = f[6*f[6*i +: 6] +: 6];
+                t2[6*i +: 6] = (t[6*i +: 6] != NONE) ? t[6*i +: 6] : t[6*f[6*i +: 6] +: 6];
             end
-            double2 = {f[239:0], t[239:0]};
+            double1 = {f2, t2};
+        end
+    endfunction
+    // The walk: the position reached and the first timestamp met (NONE: none yet).
+    function automatic [11:0] hop2(input [11:0] pt, input [2*TW-1:0] links);
+        reg [5:0] p, ts;
+        integer k;
+        begin
+            {p, ts} = pt;
+            for (k = 0; k < 2; k = k + 1) begin
+                if (ts == NONE) ts = links[6*p +: 6];
+                p = links[TW + 6*p +: 6];
+            end
+            hop2 = {p, ts};
         end
     endfunction
 
-    reg  [2:0]    d_valid_reg = 0;
-    reg  [3*RW-1:0]  d_r_reg;     // the other results, beside the walk
-    reg  [3*240-1:0] d_nxt_reg, d_ts_reg;
+    // Registers after stage B (index 0), D1 (1) and the hop stages D2-D4
+    // (2..DS-1); D5's hops feed the output registers.
+    reg  [DS-1:0]      d_valid_reg = 0;
+    reg  [DS*RW-1:0]   d_r_reg;          // the other results, beside the walk
+    reg  [DS*2*TW-1:0] d_links_reg;      // stage 0: one-option links; 1 and on: four-option links
+    reg  [DS*12-1:0]   d_walk_reg;       // {position, timestamp} after stage s (s >= 1)
     wire [RW-1:0] b_r = {b_len_reg, key, key_len, zoff[47:0], zlen[11:0], lbl, lbl_off, tcp, tcp_flags, tcp_seq,
                          tcp_ack, tcp_seq_off, beyond, b_l4_reg[15:0]};
-    wire [479:0] d1_next = double2(d_nxt_reg[0 +: 240], d_ts_reg[0 +: 240]);
-    wire [479:0] d2_next = double2(d_nxt_reg[240 +: 240], d_ts_reg[240 +: 240]);
-    wire [479:0] d3_next = double2(d_nxt_reg[480 +: 240], d_ts_reg[480 +: 240]);
+    wire [2*TW-1:0] d_links2 = double1(d_links_reg[TW +: TW], d_links_reg[0 +: TW]);
+    wire [2*TW-1:0] d_links4 = double1(d_links2[TW +: TW], d_links2[0 +: TW]);
+    reg  [DS*12-1:0] d_walk_next;
+    always @* begin : p_hops
+        integer s;
+        d_walk_next = 0;
+        d_walk_next[12 +: 12] = {6'd0, NONE};
+        for (s = 2; s < DS; s = s + 1)
+            d_walk_next[s*12 +: 12] = hop2(d_walk_reg[(s-1)*12 +: 12], d_links_reg[(s-1)*2*TW +: 2*TW]);
+    end
     always @(posedge clk) begin
-        d_valid_reg <= {d_valid_reg[1:0], b_valid_reg};
-        d_r_reg <= {d_r_reg[2*RW-1:0], b_r};
-        d_nxt_reg <= {d2_next[479:240], d1_next[479:240], o_nxt};
-        d_ts_reg <= {d2_next[239:0], d1_next[239:0], o_ts};
+        d_valid_reg <= {d_valid_reg[DS-2:0], b_valid_reg};
+        d_r_reg <= {d_r_reg[(DS-1)*RW-1:0], b_r};
+        d_links_reg <= {d_links_reg[2*TW +: (DS-2)*2*TW], d_links4, o_nxt, o_ts};
+        d_walk_reg <= d_walk_next;
         if (rst) d_valid_reg <= 0;
     end
+    wire [11:0] d_walk_last = hop2(d_walk_reg[(DS-1)*12 +: 12], d_links_reg[(DS-1)*2*TW +: 2*TW]);
 
-    wire [5:0]  ts_pos = d3_next[5:0];  // the walk's first timestamp option from position 0
+    wire [5:0]  ts_pos = d_walk_last[5:0];  // the walk's first timestamp option from position 0
     wire [16:0] r_len;
     wire [511:0] r_key;
     wire [6:0]  r_key_len;
@@ -380,10 +416,10 @@ module ts_hdr_parse #(
     wire [7:0]  r_flags;
     wire [31:0] r_seq, r_ack;
     assign {r_len, r_key, r_key_len, r_zoff, r_zlen, r_lbl, r_lbl_off, r_tcp, r_flags, r_seq, r_ack, r_seq_off,
-            r_beyond, r_l4} = d_r_reg[2*RW +: RW];
+            r_beyond, r_l4} = d_r_reg[(DS-1)*RW +: RW];
 
     always @(posedge clk) begin
-        out_valid_reg <= d_valid_reg[2];
+        out_valid_reg <= d_valid_reg[DS-1];
         out_len_reg <= r_len;
         out_key_reg <= r_key;
         out_key_len_reg <= r_key_len;

@@ -111,7 +111,7 @@ class FrameGen {
       Put16(f, static_cast<uint16_t>(Pick(65536)));
     } else if (proto == 6) {
       std::vector<uint8_t> opts;
-      const uint32_t shape = Pick(4);
+      const uint32_t shape = Pick(5);
       if (shape == 1) {  // NOPs (2 or up to 30: more hops than a short walk follows), timestamps
         opts.assign(Pick(2) ? 2 : 2 + Pick(29), 1);
         opts.insert(opts.end(), {8, 10});
@@ -123,6 +123,12 @@ class FrameGen {
       } else if (shape == 3) {  // random bytes: the option walk's edge cases
         Rand(opts, 4 * Pick(11));
         if (!opts.empty() && Pick(2)) opts[Pick(static_cast<uint32_t>(opts.size()))] = 8;
+      } else if (shape == 4) {  // timestamps first, then 0-28 bytes of other options or an end of list
+        opts = {8, 10};
+        Rand(opts, 8);
+        const uint32_t more = Pick(8);
+        for (uint32_t i = 0; i < more; ++i) opts.insert(opts.end(), {1, 3, 3, 7});
+        if (Pick(2)) opts.push_back(0);
       }
       while (opts.size() % 4) opts.push_back(1);
       Put16(f, static_cast<uint16_t>(2000 + flow));
