@@ -105,36 +105,69 @@ module ts_compare #(
     assign m_vd_valid = !vd_empty;
     assign m_vd_data = vd_mem[vd_rp_reg[VD_LOG2-1:0]];
 
-    // Which operation runs this clock.
+    // Input stage: one event and one record wait here, each with its flow
+    // lookup done the clock it arrived, so the engine's clock starts from a
+    // registered slot instead of the 64-bit compares over every flow. A
+    // waiting entry's lookup is kept current: `hit`/`idx` hold it as of the
+    // table before the previous operation, `eqf` (its flow is that
+    // operation's) and `eqs` (its slot is that operation's) say how that
+    // operation changed it, and `last_*` what the operation did.
+    reg          qe_valid_reg = 0, qr_valid_reg = 0;
+    reg  [63:0]  qe_flow_reg, qe_out_seq_reg, qe_digest_reg;
+    reg  [31:0]  qe_len_reg, qe_id_reg;
+    reg  [15:0]  qe_buf_reg;
+    reg          qe_nobuf_reg;
+    reg  [63:0]  qr_flow_reg, qr_out_seq_reg, qr_digest_reg;
+    reg  [31:0]  qr_len_reg;
+    reg          qe_hit_reg, qe_eqf_reg, qe_eqs_reg, qr_hit_reg, qr_eqf_reg, qr_eqs_reg;
+    reg  [FW-1:0] qe_idx_reg, qr_idx_reg;
+    reg          last_ins_reg = 0, last_free_reg = 0, last_clear_reg = 0;  // the previous operation took,
+    reg  [FW-1:0] last_slot_reg = 0;                                       // freed, or cleared slots
+    // {hit, idx} of a staged entry as of now: the previous operation took a
+    // slot for its flow, or forgot its slot, or cleared the table.
+    function automatic [FW:0] lookup_now(input hit_reg, input [FW-1:0] idx_reg, input eqf, input eqs);
+        lookup_now = (last_ins_reg && eqf) ? {1'b1, last_slot_reg}
+                                           : {hit_reg && !(last_free_reg && eqs) && !last_clear_reg, idx_reg};
+    endfunction
+    wire          qe_hit, qr_hit;
+    wire [FW-1:0] qe_idx, qr_idx;
+    assign {qe_hit, qe_idx} = lookup_now(qe_hit_reg, qe_idx_reg, qe_eqf_reg, qe_eqs_reg);
+    assign {qr_hit, qr_idx} = lookup_now(qr_hit_reg, qr_idx_reg, qr_eqf_reg, qr_eqs_reg);
+
+    // Which operation runs this clock. ReleaseAll starts once the input stage
+    // is empty and takes no input until it is done.
     reg ra_active_reg = 0, sweep_active_reg = 0;
     reg [FW-1:0] walk_reg = 0;  // flow slot visited by ReleaseAll or the sweep
-    wire op_ra = ra_active_reg && !vd_full;
-    wire op_ev = !ra_active_reg && ev_valid && !vd_full;
-    wire op_rec = !ra_active_reg && !ev_valid && rec_valid && !vd_full;
-    wire op_sweep = !ra_active_reg && !ev_valid && !rec_valid && sweep_active_reg && !vd_full;
-    assign ev_ready = op_ev;
-    assign rec_ready = op_rec;
-    assign busy = ra_active_reg || sweep_active_reg || !vd_empty || cmd_release_all || cmd_sweep;
+    wire staged = qe_valid_reg || qr_valid_reg;
+    wire op_ra = ra_active_reg && !staged && !vd_full;
+    wire op_ev = qe_valid_reg && !vd_full;
+    wire op_rec = !qe_valid_reg && qr_valid_reg && !vd_full;
+    wire op_sweep = !ra_active_reg && !staged && sweep_active_reg && !vd_full;
+    wire take_ev = ev_valid && (!qe_valid_reg || op_ev) && !ra_active_reg;
+    wire take_rec = rec_valid && (!qr_valid_reg || op_rec) && !ra_active_reg && !take_ev;
+    assign ev_ready = take_ev;
+    assign rec_ready = take_rec;
+    assign busy = ra_active_reg || sweep_active_reg || staged || !vd_empty || cmd_release_all || cmd_sweep;
 
-    // Flow lookup for the event or record of this clock, and a free slot.
-    // Flows are unique in the table, so the hit's index is the OR of the
+    // Flow lookup for the arriving event or record (one a clock), and a free
+    // slot. Flows are unique in the table, so the hit's index is the OR of the
     // matching positions; the lowest free slot is found in groups of 16
     // (two 16-way priority steps, not one 256-long chain).
     localparam integer FG = (FLOWS + 15) / 16;
-    wire [63:0] op_flow = ev_valid ? ev_flow : rec_flow;
+    wire [63:0] in_flow = take_ev ? ev_flow : rec_flow;
     wire [FG*16-1:0] used_pad = {{(FG*16-FLOWS){1'b1}}, f_used_reg};
-    reg hit;
-    reg [FW-1:0] hit_idx, free_idx;
+    reg in_hit;
+    reg [FW-1:0] in_idx, free_idx;
     reg [FG-1:0] group_free;
     reg [15:0] free_bits;
     integer i, g;
     always @* begin
-        hit = 1'b0;
-        hit_idx = 0;
+        in_hit = 1'b0;
+        in_idx = 0;
         for (i = 0; i < FLOWS; i = i + 1) begin
-            if (f_used_reg[i] && f_id_reg[i] == op_flow) begin
-                hit = 1'b1;
-                hit_idx = hit_idx | i[FW-1:0];
+            if (f_used_reg[i] && f_id_reg[i] == in_flow) begin
+                in_hit = 1'b1;
+                in_idx = in_idx | i[FW-1:0];
             end
         end
         for (g = 0; g < FG; g = g + 1) group_free[g] = ~&used_pad[16*g +: 16];
@@ -144,6 +177,8 @@ module ts_compare #(
         free_idx = 0;
         for (i = 15; i >= 0; i = i - 1) if (free_bits[i]) free_idx = (g * 16 + i);
     end
+    wire          hit = qe_valid_reg ? qe_hit : qr_hit;      // the operation's flow, as of now
+    wire [FW-1:0] hit_idx = qe_valid_reg ? qe_idx : qr_idx;
 
     reg [63:0] c_events_reg = 0, c_records_reg = 0, c_rel_match_reg = 0, c_rel_ckpt_reg = 0, c_mismatch_reg = 0,
                c_miss_rec_reg = 0, c_miss_ev_reg = 0, c_overflow_reg = 0, c_ignored_reg = 0;
@@ -155,7 +190,7 @@ module ts_compare #(
 
     // Every operation reads the flow table at one slot (the lookup's hit, or the
     // walk's) and each pool at that flow's head: one read port per memory.
-    wire [FW-1:0] s_rd = (ra_active_reg || (!ev_valid && !rec_valid)) ? walk_reg : hit_idx;
+    wire [FW-1:0] s_rd = staged ? hit_idx : walk_reg;
     wire [EW-1:0] f_evh_q = f_evh_reg[s_rd], f_evt_q = f_evt_reg[s_rd];
     wire [RW-1:0] f_rch_q = f_rch_reg[s_rd], f_rct_q = f_rct_reg[s_rd];
     wire [63:0]   f_id_q = f_id_reg[s_rd];
@@ -175,7 +210,8 @@ module ts_compare #(
         reg [FW-1:0] s;
         reg [EW-1:0] e;
         reg [RW-1:0] r;
-        reg          known, can_take;
+        reg          known, can_take, took, freed;
+        reg  [63:0]  op_flow;
         reg          vd_push, e_free_push, e_free_pop, r_free_push, r_free_pop, pools_clear;
         reg  [339:0] vd_in;
         reg  [EW-1:0] e_free_in;
@@ -190,29 +226,32 @@ module ts_compare #(
         r = 0;
         known = hit;
         can_take = 1'b0;
+        took = 1'b0;
+        freed = 1'b0;
 
         if (op_ev) begin
             c_events_reg <= c_events_reg + 1;
             if (cfg_solo) begin
                 vd_push = 1'b1;
-                vd_in = {K_RELEASE, 1'b1, ev_id, ev_buf, ev_flow, ev_out_seq, ev_len, ev_digest, 64'd0};
+                vd_in = {K_RELEASE, 1'b1, qe_id_reg, qe_buf_reg, qe_flow_reg, qe_out_seq_reg, qe_len_reg, qe_digest_reg, 64'd0};
                 c_rel_match_reg <= c_rel_match_reg + 1;
             end else if (!hit && {{(31-FW){1'b0}}, f_count_reg} >= max_flows) begin
                 vd_push = 1'b1;
-                vd_in = {K_OVERFLOW, 1'b1, ev_id, ev_buf, ev_flow, ev_out_seq, ev_len, ev_digest, 64'd0};
+                vd_in = {K_OVERFLOW, 1'b1, qe_id_reg, qe_buf_reg, qe_flow_reg, qe_out_seq_reg, qe_len_reg, qe_digest_reg, 64'd0};
                 c_overflow_reg <= c_overflow_reg + 1;
             end else begin
                 if (!hit) begin
                     s = free_idx;
                     for (fk = 0; fk < FLOWS; fk = fk + 1) if (s == fk) f_used_reg[fk] <= 1'b1;
-                    f_id_reg[s] <= ev_flow;
+                    f_id_reg[s] <= qe_flow_reg;
                     for (fk = 0; fk < FLOWS; fk = fk + 1) if (s == fk) f_div_reg[fk] <= 1'b0;
                     for (fk = 0; fk < FLOWS; fk = fk + 1) if (s == fk) f_ev_reg[fk] <= 1'b0;
                     for (fk = 0; fk < FLOWS; fk = fk + 1) if (s == fk) f_rec_reg[fk] <= 1'b0;
                     f_count_reg <= f_count_reg + 1'b1;
+                    took = 1'b1;
                 end
                 // A free event slot, if the bounds allow one.
-                can_take = !ev_nobuf && {{(31-EW){1'b0}}, e_used_reg} < max_held &&
+                can_take = !qe_nobuf_reg && {{(31-EW){1'b0}}, e_used_reg} < max_held &&
                            (!e_free_empty || e_fresh_reg < EVENTS);
                 e = !e_free_empty ? e_free_head : e_fresh_reg[EW-1:0];
                 if (known && !f_div_reg[s] && f_rec_reg[s]) begin
@@ -223,29 +262,30 @@ module ts_compare #(
                     if (r == f_rct_q) begin
                         for (fk = 0; fk < FLOWS; fk = fk + 1) if (s == fk) f_rec_reg[fk] <= 1'b0;
                     end else f_rch_reg[s] <= r_next_q;
-                    if (!ev_nobuf && ev_out_seq == r_seq_q && ev_len == r_len_q && ev_digest == r_dig_q) begin
+                    if (!qe_nobuf_reg && qe_out_seq_reg == r_seq_q && qe_len_reg == r_len_q && qe_digest_reg == r_dig_q) begin
                         vd_push = 1'b1;
-                        vd_in = {K_RELEASE, 1'b1, ev_id, ev_buf, ev_flow, ev_out_seq, ev_len, ev_digest, r_dig_q};
+                        vd_in = {K_RELEASE, 1'b1, qe_id_reg, qe_buf_reg, qe_flow_reg, qe_out_seq_reg, qe_len_reg, qe_digest_reg, r_dig_q};
                         c_rel_match_reg <= c_rel_match_reg + 1;
                         if (r == f_rct_q && !f_ev_reg[s]) begin  // nothing left: forget the flow
                             for (fk = 0; fk < FLOWS; fk = fk + 1) if (s == fk) f_used_reg[fk] <= 1'b0;
                             f_count_reg <= f_count_reg - 1'b1;
+                            freed = 1'b1;
                         end
                     end else begin
                         vd_push = 1'b1;
                         for (fk = 0; fk < FLOWS; fk = fk + 1) if (s == fk) f_div_reg[fk] <= 1'b1;
                         if (can_take) begin
-                            vd_in = {K_MISMATCH, 1'b1, ev_id, ev_buf, ev_flow, ev_out_seq, ev_len, ev_digest, r_dig_q};
+                            vd_in = {K_MISMATCH, 1'b1, qe_id_reg, qe_buf_reg, qe_flow_reg, qe_out_seq_reg, qe_len_reg, qe_digest_reg, r_dig_q};
                             c_mismatch_reg <= c_mismatch_reg + 1;
                         end else begin
-                            vd_in = {K_OVERFLOW, 1'b1, ev_id, ev_buf, ev_flow, ev_out_seq, ev_len, ev_digest, r_dig_q};
+                            vd_in = {K_OVERFLOW, 1'b1, qe_id_reg, qe_buf_reg, qe_flow_reg, qe_out_seq_reg, qe_len_reg, qe_digest_reg, r_dig_q};
                             c_overflow_reg <= c_overflow_reg + 1;
                         end
                     end
                 end else begin
                     if (!can_take) begin
                         vd_push = 1'b1;
-                        vd_in = {K_OVERFLOW, 1'b1, ev_id, ev_buf, ev_flow, ev_out_seq, ev_len, ev_digest, 64'd0};
+                        vd_in = {K_OVERFLOW, 1'b1, qe_id_reg, qe_buf_reg, qe_flow_reg, qe_out_seq_reg, qe_len_reg, qe_digest_reg, 64'd0};
                         c_overflow_reg <= c_overflow_reg + 1;
                         for (fk = 0; fk < FLOWS; fk = fk + 1) if (s == fk) f_div_reg[fk] <= 1'b1;
                     end
@@ -255,11 +295,11 @@ module ts_compare #(
                     if (!e_free_empty) e_free_pop = 1'b1;
                     else e_fresh_reg <= e_fresh_reg + 1'b1;
                     e_used_reg <= e_used_reg + 1'b1;
-                    e_seq_reg[e] <= ev_out_seq;
-                    e_len_reg[e] <= ev_len;
-                    e_dig_reg[e] <= ev_digest;
-                    e_id_reg[e] <= ev_id;
-                    e_buf_reg[e] <= ev_buf;
+                    e_seq_reg[e] <= qe_out_seq_reg;
+                    e_len_reg[e] <= qe_len_reg;
+                    e_dig_reg[e] <= qe_digest_reg;
+                    e_id_reg[e] <= qe_id_reg;
+                    e_buf_reg[e] <= qe_buf_reg;
                     e_time_reg[e] <= now_ns;
                     if (known && f_ev_reg[s]) e_next_reg[f_evt_q] <= e;
                     else f_evh_reg[s] <= e;
@@ -273,26 +313,27 @@ module ts_compare #(
             c_records_reg <= c_records_reg + 1;
             if (!hit && {{(31-FW){1'b0}}, f_count_reg} >= max_flows) begin
                 vd_push = 1'b1;
-                vd_in = {K_OVERFLOW, 1'b0, 32'd0, 16'd0, rec_flow, rec_out_seq, rec_len, 64'd0, rec_digest};
+                vd_in = {K_OVERFLOW, 1'b0, 32'd0, 16'd0, qr_flow_reg, qr_out_seq_reg, qr_len_reg, 64'd0, qr_digest_reg};
                 c_overflow_reg <= c_overflow_reg + 1;
             end else begin
                 if (!hit) begin
                     s = free_idx;
                     for (fk = 0; fk < FLOWS; fk = fk + 1) if (s == fk) f_used_reg[fk] <= 1'b1;
-                    f_id_reg[s] <= rec_flow;
+                    f_id_reg[s] <= qr_flow_reg;
                     for (fk = 0; fk < FLOWS; fk = fk + 1) if (s == fk) f_div_reg[fk] <= 1'b0;
                     for (fk = 0; fk < FLOWS; fk = fk + 1) if (s == fk) f_ev_reg[fk] <= 1'b0;
                     for (fk = 0; fk < FLOWS; fk = fk + 1) if (s == fk) f_rec_reg[fk] <= 1'b0;
                     f_count_reg <= f_count_reg + 1'b1;
+                    took = 1'b1;
                 end
                 if (known && f_div_reg[s]) begin
                     c_ignored_reg <= c_ignored_reg + 1;
                 end else if (known && f_ev_reg[s]) begin
                     e = f_evh_q;
                     vd_push = 1'b1;
-                    if (e_seq_q == rec_out_seq && e_len_q == rec_len && e_dig_q == rec_digest) begin
-                        vd_in = {K_RELEASE, 1'b1, e_id_q, e_buf_q, rec_flow, e_seq_q, e_len_q,
-                                 e_dig_q, rec_digest};
+                    if (e_seq_q == qr_out_seq_reg && e_len_q == qr_len_reg && e_dig_q == qr_digest_reg) begin
+                        vd_in = {K_RELEASE, 1'b1, e_id_q, e_buf_q, qr_flow_reg, e_seq_q, e_len_q,
+                                 e_dig_q, qr_digest_reg};
                         c_rel_match_reg <= c_rel_match_reg + 1;
                         e_free_push = 1'b1;
                         e_free_in = e;
@@ -302,13 +343,14 @@ module ts_compare #(
                             if (!f_rec_reg[s]) begin
                                 for (fk = 0; fk < FLOWS; fk = fk + 1) if (s == fk) f_used_reg[fk] <= 1'b0;
                                 f_count_reg <= f_count_reg - 1'b1;
+                                freed = 1'b1;
                             end
                         end else begin
                             f_evh_reg[s] <= e_next_q;
                         end
                     end else begin
-                        vd_in = {K_MISMATCH, 1'b1, e_id_q, e_buf_q, rec_flow, e_seq_q, e_len_q,
-                                 e_dig_q, rec_digest};
+                        vd_in = {K_MISMATCH, 1'b1, e_id_q, e_buf_q, qr_flow_reg, e_seq_q, e_len_q,
+                                 e_dig_q, qr_digest_reg};
                         c_mismatch_reg <= c_mismatch_reg + 1;
                         for (fk = 0; fk < FLOWS; fk = fk + 1) if (s == fk) f_div_reg[fk] <= 1'b1;
                     end
@@ -317,9 +359,9 @@ module ts_compare #(
                     if (!r_free_empty) r_free_pop = 1'b1;
                     else r_fresh_reg <= r_fresh_reg + 1'b1;
                     r_used_reg <= r_used_reg + 1'b1;
-                    r_seq_reg[r] <= rec_out_seq;
-                    r_len_reg[r] <= rec_len;
-                    r_dig_reg[r] <= rec_digest;
+                    r_seq_reg[r] <= qr_out_seq_reg;
+                    r_len_reg[r] <= qr_len_reg;
+                    r_dig_reg[r] <= qr_digest_reg;
                     r_time_reg[r] <= now_ns;
                     if (known && f_rec_reg[s]) r_next_reg[f_rct_q] <= r;
                     else f_rch_reg[s] <= r;
@@ -327,7 +369,7 @@ module ts_compare #(
                     for (fk = 0; fk < FLOWS; fk = fk + 1) if (s == fk) f_rec_reg[fk] <= 1'b1;
                 end else begin
                     vd_push = 1'b1;
-                    vd_in = {K_OVERFLOW, 1'b0, 32'd0, 16'd0, rec_flow, rec_out_seq, rec_len, 64'd0, rec_digest};
+                    vd_in = {K_OVERFLOW, 1'b0, 32'd0, 16'd0, qr_flow_reg, qr_out_seq_reg, qr_len_reg, 64'd0, qr_digest_reg};
                     c_overflow_reg <= c_overflow_reg + 1;
                     for (fk = 0; fk < FLOWS; fk = fk + 1) if (s == fk) f_div_reg[fk] <= 1'b1;
                 end
@@ -421,6 +463,51 @@ module ts_compare #(
             r_free_rp_reg <= 0;
         end
 
+        // The input stage: take what arrives with its lookup, keep a waiting
+        // entry's lookup current (see qe_hit).
+        op_flow = qe_valid_reg ? qe_flow_reg : qr_flow_reg;
+        last_ins_reg <= took;
+        last_free_reg <= freed;
+        last_clear_reg <= pools_clear;
+        last_slot_reg <= s;
+        if (op_ev) qe_valid_reg <= 1'b0;
+        if (op_rec) qr_valid_reg <= 1'b0;
+        if (take_ev) begin
+            qe_valid_reg <= 1'b1;
+            qe_flow_reg <= ev_flow;
+            qe_out_seq_reg <= ev_out_seq;
+            qe_len_reg <= ev_len;
+            qe_digest_reg <= ev_digest;
+            qe_id_reg <= ev_id;
+            qe_buf_reg <= ev_buf;
+            qe_nobuf_reg <= ev_nobuf;
+            qe_hit_reg <= in_hit;
+            qe_idx_reg <= in_idx;
+            qe_eqf_reg <= op_flow == ev_flow;
+            qe_eqs_reg <= s == in_idx;
+        end else begin
+            qe_hit_reg <= qe_hit;
+            qe_idx_reg <= qe_idx;
+            qe_eqf_reg <= op_flow == qe_flow_reg;
+            qe_eqs_reg <= s == qe_idx;
+        end
+        if (take_rec) begin
+            qr_valid_reg <= 1'b1;
+            qr_flow_reg <= rec_flow;
+            qr_out_seq_reg <= rec_out_seq;
+            qr_len_reg <= rec_len;
+            qr_digest_reg <= rec_digest;
+            qr_hit_reg <= in_hit;
+            qr_idx_reg <= in_idx;
+            qr_eqf_reg <= op_flow == rec_flow;
+            qr_eqs_reg <= s == in_idx;
+        end else begin
+            qr_hit_reg <= qr_hit;
+            qr_idx_reg <= qr_idx;
+            qr_eqf_reg <= op_flow == qr_flow_reg;
+            qr_eqs_reg <= s == qr_idx;
+        end
+
         if (cmd_sweep && !ra_active_reg) sweep_active_reg <= 1'b1;
         if (cmd_release_all) begin
             ra_active_reg <= 1'b1;
@@ -441,6 +528,11 @@ module ts_compare #(
             ra_active_reg <= 1'b0;
             sweep_active_reg <= 1'b0;
             walk_reg <= 0;
+            qe_valid_reg <= 1'b0;
+            qr_valid_reg <= 1'b0;
+            last_ins_reg <= 1'b0;
+            last_free_reg <= 1'b0;
+            last_clear_reg <= 1'b0;
             vd_wp_reg <= 0;
             vd_rp_reg <= 0;
             e_free_wp_reg <= 0;

@@ -3,11 +3,32 @@
 // UDP, TCP with option lists), sometimes malformed or truncated, 14 B to 9018 B.
 #pragma once
 
+#include <algorithm>
+#include <cstddef>
 #include <cstdint>
 #include <random>
 #include <vector>
 
 namespace twinstep::fpga::testing {
+
+// An IPv4/UDP frame of `bytes` bytes (at least 64) whose flow is its source
+// port's low byte `flow`; `tag` goes into the payload so that frames differ.
+inline std::vector<uint8_t> UdpFrame(size_t bytes, uint8_t flow, uint8_t tag) {
+  std::vector<uint8_t> f(bytes, 0);
+  const uint8_t hdr[] = {0x52, 0x54, 0, 0xab, 0xcd, 0xef, 0x52, 0x54, 0, 0x12, 0x34, 0x56, 0x08, 0x00,
+                         0x45, 0, 0, 0, 0, 0, 0x40, 0, 64, 17, 0, 0, 10, 0, 0, 2, 10, 0, 0, 1};
+  std::copy(std::begin(hdr), std::end(hdr), f.begin());
+  const size_t ip_len = bytes - 14;
+  f[16] = static_cast<uint8_t>(ip_len >> 8);
+  f[17] = static_cast<uint8_t>(ip_len);
+  f[34] = 0x9c;
+  f[35] = flow;
+  f[37] = 7;
+  f[38] = static_cast<uint8_t>((ip_len - 20) >> 8);
+  f[39] = static_cast<uint8_t>(ip_len - 20);
+  f[42] = tag;
+  return f;
+}
 
 class FrameGen {
  public:

@@ -3,7 +3,6 @@
 
 #include <bit>
 
-
 namespace twinstep::fpga {
 
 RtlComparator::RtlComparator(const compare::ComparatorConfig& config, compare::VerdictSink* sink,
@@ -40,22 +39,24 @@ void RtlComparator::Settle() {
 void RtlComparator::SubmitOutput(std::span<const uint8_t> frame, uint64_t handle, uint64_t now_ns) {
   SetTime(now_ns);
   model_->QueueFrame(frame, handles_.Add(handle));
-  Settle();
+  if (!batched_) Settle();
 }
 
 void RtlComparator::SubmitRecord(const wire::OutputDigest& record, uint64_t now_ns) {
   SetTime(now_ns);
   model_->QueueRecord(record.flow, record.out_seq, record.length, record.digest);
-  Settle();
+  if (!batched_) Settle();
 }
 
 void RtlComparator::Advance(uint64_t now_ns) {
+  if (batched_) Settle();  // what was queued, at the time it was submitted
   SetTime(now_ns);
   model_->WriteCsr(csr::kCmd, csr::kCmdSweep);
   Settle();
 }
 
 void RtlComparator::ReleaseAll(uint64_t now_ns) {
+  if (batched_) Settle();
   SetTime(now_ns);
   model_->WriteCsr(csr::kCmd, csr::kCmdReleaseAll);
   Settle();

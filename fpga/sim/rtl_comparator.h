@@ -23,6 +23,13 @@ class RtlComparator final : public compare::Comparator {
   compare::ComparatorCounters counters() const override;
 
   RtlModel& model() { return *model_; }
+  // Batched: SubmitOutput and SubmitRecord only queue, and the next Advance
+  // or ReleaseAll first feeds everything queued back to back, as line-rate
+  // traffic arrives (events and records then meet in the engine on
+  // consecutive clocks), then does its own work. Queued work sees the time of
+  // the latest submit, so batched submits should share one now_ns. Off by
+  // default: every call runs the model until it is idle.
+  void set_batched(bool batched) { batched_ = batched; }
   // False once the model failed to settle (a hang in the RTL).
   bool healthy() const { return healthy_; }
 
@@ -35,6 +42,7 @@ class RtlComparator final : public compare::Comparator {
   EventHandles handles_;
   uint64_t time_ns_ = ~0ull;
   bool healthy_ = true;
+  bool batched_ = false;
   bool* healthy_out_ = nullptr;  // also cleared on a hang, for owners that cannot ask
 };
 

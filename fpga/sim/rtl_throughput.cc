@@ -5,6 +5,7 @@
 
 #include "common/digest.h"
 #include "fpga/csr_map.h"
+#include "fpga/sim/frame_gen.h"
 #include "fpga/sim/rtl_model.h"
 
 namespace twinstep::fpga {
@@ -14,22 +15,8 @@ ThroughputResult MeasureThroughput(size_t frame_bytes, uint64_t packets, bool ma
   m.WriteCsr(csr::kCtrl, csr::kCtrlEnable | csr::kCtrlHostTime | (matched ? csr::kModePrimary : csr::kModeSolo));
   // UDP frames over 16 flows (IPv4, correct lengths).
   std::vector<std::vector<uint8_t>> frames;
-  for (uint64_t i = 0; i < packets; ++i) {
-    std::vector<uint8_t> f(frame_bytes, 0);
-    const uint8_t hdr[] = {0x52, 0x54, 0, 0xab, 0xcd, 0xef, 0x52, 0x54, 0, 0x12, 0x34, 0x56, 0x08, 0x00,
-                           0x45, 0, 0, 0, 0, 0, 0x40, 0, 64, 17, 0, 0, 10, 0, 0, 2, 10, 0, 0, 1};
-    std::copy(std::begin(hdr), std::end(hdr), f.begin());
-    const size_t ip_len = frame_bytes - 14;
-    f[16] = static_cast<uint8_t>(ip_len >> 8);
-    f[17] = static_cast<uint8_t>(ip_len);
-    f[34] = 0x9c;
-    f[35] = static_cast<uint8_t>(i % 16);  // source port: the flow
-    f[37] = 7;
-    f[38] = static_cast<uint8_t>((ip_len - 20) >> 8);
-    f[39] = static_cast<uint8_t>(ip_len - 20);
-    f[42] = static_cast<uint8_t>(i);
-    frames.push_back(std::move(f));
-  }
+  for (uint64_t i = 0; i < packets; ++i)
+    frames.push_back(testing::UdpFrame(frame_bytes, static_cast<uint8_t>(i % 16), static_cast<uint8_t>(i)));
   if (matched) {
     std::vector<digest::Digester::Slot> slots(1u << 17);
     digest::Digester secondary(slots);
