@@ -43,14 +43,18 @@ module ts_hdr_parse #(
         end
     end
 
-    // Byte fields at a variable offset are read through a part-select of the
-    // window at the offset clamped to the window's end, and bytes past the
-    // window are zeroed by comparing their offset: the same zeros as a full
-    // shift, at a fraction of its logic (and no constant padding, which Yosys
-    // is slow to fold).
+    // Every L4 offset, and every IPv6 extension header's, is 2 mod 4 (the L3
+    // header starts at byte 14, 18 or 22; IPv4 headers are 4-byte words, IPv6
+    // ones 40 bytes and extension headers 8-byte units). So fields at a
+    // variable offset are read as 32-bit words of the window from byte 2, a
+    // 48-way select for 192 bytes where a byte offset needed 192 ways (a
+    // select at a stride that is not a power of two costs Yosys a whole
+    // barrel shifter). The word index is clamped to the window's last word,
+    // and bytes past the window are zeroed by comparing their offset.
     localparam [16:0] HL = H;
-    function automatic [16:0] clamp_off(input [16:0] o);
-        clamp_off = (o > HL) ? HL : o;
+    localparam [14:0] LAST_WORD = (H - 2) / 4;  // its first two bytes are the window's last
+    function automatic [14:0] l4_word(input [16:0] o);  // o = 4w + 2
+        l4_word = (o[16:2] > LAST_WORD) ? LAST_WORD : o[16:2];
     endfunction
 
     // ---- Stage A: Ethernet, VLANs, IPv4 / IPv6 base header ----
@@ -164,13 +168,13 @@ module ts_hdr_parse #(
         reg [7:0]  nxt;
         reg        bey, v6;
         reg [15:0] ext2;
-        reg [H*8-1:0] hdr;
+        reg [H*8-17:0] hdr2;  // the window from byte 2
         integer s, i;
         x_next = 0;
         ext2 = 16'd0;
         for (s = 0; s < XS; s = s + 1) begin
             {l4, nxt, bey} = x_var_reg[s*VW +: VW];
-            hdr = x_hdr_reg[s*H*8 +: H*8];
+            hdr2 = x_hdr_reg[s*H*8 + 16 +: H*8 - 16];
             v6 = x_fix_reg[s*FW + FIX_V6];
             end_ = x_fix_reg[s*FW + FIX_END +: 17];
             for (i = 0; i < EXT_STEPS; i = i + 1) begin
@@ -179,8 +183,7 @@ module ts_hdr_parse #(
                         nxt = 8'hFF;
                     end else begin
                         if (l4 + 17'd2 > HL) bey = 1'b1;
-                        ext2[7:0] = (l4 < HL) ? hdr[clamp_off(l4) * 8 +: 8] : 8'd0;
-                        ext2[15:8] = (l4 + 17'd1 < HL) ? hdr[clamp_off(l4 + 17'd1) * 8 +: 8] : 8'd0;
+                        ext2 = (l4 < HL) ? hdr2[l4_word(l4) * 32 +: 16] : 16'd0;  // l4 < H: l4 + 1 < H too
                         nxt = ext2[7:0];
                         l4 = l4 + {5'd0, {1'b0, ext2[15:8]} + 9'd1, 3'b000};
                     end
@@ -235,7 +238,8 @@ module ts_hdr_parse #(
     reg [319:0] opts;     // TCP options (40 bytes), zero past the data offset
     reg [16:0]  opt_len;  // their length, 0 without TCP
 
-    wire [479:0] l4_raw = b_hdr_reg[clamp_off(b_l4_reg) * 8 +: 480];
+    wire [H*8-17:0] b_hdr2 = b_hdr_reg[H*8-1:16];  // the window from byte 2
+    wire [479:0] l4_raw = b_hdr2[l4_word(b_l4_reg) * 32 +: 480];
     reg  [479:0] l4_win;  // TCP header and options, zero past the window
     always @* begin : p_l4_win
         integer k;
@@ -328,25 +332,25 @@ module ts_hdr_parse #(
     // walk meets.
     localparam integer OPOS = 40;         // option positions
     localparam [5:0] NONE = 6'd40;        // no successor / no timestamp; indexes itself
-    localparam integer TW = (OPOS + 1) * 6;
+    localparam integer TW = (OPOS + 1) * 8;  // 6-bit entries in bytes: a select at stride 8 is a plain 41-way mux
     localparam integer DS = 5;             // registers B, D1, D2..D4; D5 writes the outputs
     localparam integer RW = 17 + 512 + 7 + 48 + 12 + 1 + 16 + 1 + 8 + 32 + 32 + 16 + 1 + 16;
-    reg [TW-1:0] o_nxt, o_ts;  // 41 positions, 6 bits each; position NONE names NONE
+    reg [TW-1:0] o_nxt, o_ts;  // 41 positions; position NONE names NONE
     always @* begin : p_opt_links
         reg [7:0] okind, olen_b;
         integer i;
-        o_nxt = {(OPOS + 1){NONE}};
-        o_ts = {(OPOS + 1){NONE}};
+        o_nxt = {(OPOS + 1){2'b00, NONE}};
+        o_ts = {(OPOS + 1){2'b00, NONE}};
         for (i = 0; i < OPOS; i = i + 1) begin
             okind = opts[8*i +: 8];
             olen_b = (i + 1 < OPOS) ? opts[8*(i+1) +: 8] : 8'd0;
             if (i < opt_len) begin
                 if (okind == 8'd1) begin
-                    if (i + 1 < opt_len) o_nxt[6*i +: 6] = i + 1;
+                    if (i + 1 < opt_len) o_nxt[8*i +: 6] = i + 1;
                 end else if (okind != 8'd0 && olen_b >= 8'd2 && i + olen_b < opt_len) begin
-                    o_nxt[6*i +: 6] = i + olen_b;
+                    o_nxt[8*i +: 6] = i + olen_b;
                 end
-                if (okind == 8'd8 && olen_b == 8'd10 && i + 10 <= opt_len) o_ts[6*i +: 6] = i;
+                if (okind == 8'd8 && olen_b == 8'd10 && i + 10 <= opt_len) o_ts[8*i +: 6] = i;
             end
         end
     end
@@ -357,9 +361,11 @@ module ts_hdr_parse #(
         reg [TW-1:0] f2, t2;
         integer i;
         begin
+            f2 = 0;
+            t2 = 0;
             for (i = 0; i <= OPOS; i = i + 1) begin
-                f2[6*i +: 6] = f[6*f[6*i +: 6] +: 6];
-                t2[6*i +: 6] = (t[6*i +: 6] != NONE) ? t[6*i +: 6] : t[6*f[6*i +: 6] +: 6];
+                f2[8*i +: 6] = f[8*f[8*i +: 6] +: 6];
+                t2[8*i +: 6] = (t[8*i +: 6] != NONE) ? t[8*i +: 6] : t[8*f[8*i +: 6] +: 6];
             end
             double1 = {f2, t2};
         end
@@ -371,8 +377,8 @@ module ts_hdr_parse #(
         begin
             {p, ts} = pt;
             for (k = 0; k < 2; k = k + 1) begin
-                if (ts == NONE) ts = links[6*p +: 6];
-                p = links[TW + 6*p +: 6];
+                if (ts == NONE) ts = links[8*p +: 6];
+                p = links[TW + 8*p +: 6];
             end
             hop2 = {p, ts};
         end
