@@ -91,9 +91,14 @@ module ts_compare #(
     wire [EW-1:0] e_free_head = e_free_mem[e_free_rp_reg[EW-1:0]];
     wire [RW-1:0] r_free_head = r_free_mem[r_free_rp_reg[RW-1:0]];
 
-    wire [31:0] max_held = (cfg_max_held == 0 || cfg_max_held > EVENTS) ? EVENTS : cfg_max_held;
-    wire [31:0] max_recs = (cfg_max_records == 0 || cfg_max_records > RECORDS) ? RECORDS : cfg_max_records;
-    wire [31:0] max_flows = (cfg_max_flows == 0 || cfg_max_flows > FLOWS) ? FLOWS : cfg_max_flows;
+    // The runtime bounds clamped to the hardware's, registered (they change
+    // only by a register write, between traffic).
+    reg [31:0] max_held = EVENTS, max_recs = RECORDS, max_flows = FLOWS;
+    always @(posedge clk) begin
+        max_held <= (cfg_max_held == 0 || cfg_max_held > EVENTS) ? EVENTS : cfg_max_held;
+        max_recs <= (cfg_max_records == 0 || cfg_max_records > RECORDS) ? RECORDS : cfg_max_records;
+        max_flows <= (cfg_max_flows == 0 || cfg_max_flows > FLOWS) ? FLOWS : cfg_max_flows;
+    end
 
     // Verdict queue: an operation is issued only when it has room.
     localparam integer VD_LOG2 = 4;
@@ -185,8 +190,15 @@ module ts_compare #(
     assign stat_counters = {c_ignored_reg, c_overflow_reg, c_miss_ev_reg, c_miss_rec_reg, c_mismatch_reg,
                             c_rel_ckpt_reg, c_rel_match_reg, c_records_reg, c_events_reg};
 
-    wire [63:0] deadline = now_ns - cfg_timeout_ns;
-    wire        deadline_ok = now_ns >= cfg_timeout_ns;
+    // Entries that arrived at or before `deadline` have timed out. Registered:
+    // the 64-bit subtraction is off the sweep's clock, and a sweep starts at
+    // least a clock after its command, so it sees the time the command did.
+    reg  [63:0] deadline_reg = 0;
+    reg         deadline_ok_reg = 0;
+    always @(posedge clk) begin
+        deadline_reg <= now_ns - cfg_timeout_ns;
+        deadline_ok_reg <= now_ns >= cfg_timeout_ns;
+    end
 
     // Every operation reads the flow table at one slot (the lookup's hit, or the
     // walk's) and each pool at that flow's head: one read port per memory.
@@ -380,13 +392,13 @@ module ts_compare #(
             s = walk_reg;
             e = f_evh_q;
             r = f_rch_q;
-            if (deadline_ok && f_used_reg[s] && !f_div_reg[s] && f_ev_reg[s] && e_time_q <= deadline) begin
+            if (deadline_ok_reg && f_used_reg[s] && !f_div_reg[s] && f_ev_reg[s] && e_time_q <= deadline_reg) begin
                 vd_push = 1'b1;
                 vd_in = {K_MISSING, 1'b1, e_id_q, e_buf_q, f_id_q, e_seq_q, e_len_q,
                          e_dig_q, 64'd0};
                 c_miss_rec_reg <= c_miss_rec_reg + 1;
                 for (fk = 0; fk < FLOWS; fk = fk + 1) if (s == fk) f_div_reg[fk] <= 1'b1;
-            end else if (deadline_ok && f_used_reg[s] && f_rec_reg[s] && r_time_q <= deadline) begin
+            end else if (deadline_ok_reg && f_used_reg[s] && f_rec_reg[s] && r_time_q <= deadline_reg) begin
                 // Drop the flow's oldest record; stay on this flow for the next one.
                 r_free_push = 1'b1;
                 r_free_in = r;
