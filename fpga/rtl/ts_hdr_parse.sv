@@ -77,8 +77,8 @@ module ts_hdr_parse #(
     // and compares of the three run side by side, not after the VLAN walk.
     always @* begin : p_l3
         reg [16:0] off, total, ihl, end6;
-        reg [15:0] t [0:2];
-        reg        tag [0:2];
+        reg [47:0] t;    // the type field after 0, 1, 2 tags
+        reg [2:0]  tag;
         integer c, i;
 
         a_ok = 1'b0; a_type = 16'd0; a_nvlan = 2'd0; a_vids = 32'd0; a_ip = 1'b0; a_frag = 1'b0;
@@ -87,15 +87,15 @@ module ts_hdr_parse #(
         off = 17'd0; total = 17'd0; ihl = 17'd0; end6 = 17'd0;
 
         for (c = 0; c < 3; c = c + 1) begin
-            t[c] = {in_hdr[(12+4*c)*8 +: 8], in_hdr[(13+4*c)*8 +: 8]};
-            tag[c] = t[c] == 16'h8100 || t[c] == 16'h88A8;
+            t[16*c +: 16] = {in_hdr[(12+4*c)*8 +: 8], in_hdr[(13+4*c)*8 +: 8]};
+            tag[c] = t[16*c +: 16] == 16'h8100 || t[16*c +: 16] == 16'h88A8;
         end
         if (!(in_len < 17'd14 || in_len > 17'd65535)) begin
             a_ok = 1'b1;
             if (tag[0] && in_len >= 17'd18) begin
                 a_nvlan = (tag[1] && in_len >= 17'd22) ? 2'd2 : 2'd1;
             end
-            a_type = t[a_nvlan];
+            a_type = t[16*a_nvlan +: 16];
             for (i = 0; i < 2; i = i + 1)
                 if (i < a_nvlan) a_vids[16*i +: 16] = {4'd0, in_hdr[(14+4*i)*8 +: 4], in_hdr[(15+4*i)*8 +: 8]};
         end
@@ -103,7 +103,7 @@ module ts_hdr_parse #(
         for (c = 0; c < 3; c = c + 1) begin
             if (a_ok && a_nvlan == c) begin
                 off = 17'd14 + 17'd4 * c;
-                if (t[c] == 16'h0800 && off + 17'd20 <= in_len) begin
+                if (t[16*c +: 16] == 16'h0800 && off + 17'd20 <= in_len) begin
                     ihl = {11'd0, in_hdr[off*8 +: 4], 2'b00};
                     total = {1'b0, in_hdr[(off+2)*8 +: 8], in_hdr[(off+3)*8 +: 8]};
                     if (in_hdr[off*8+4 +: 4] == 4'd4 && ihl >= 17'd20 && total >= ihl && off + total <= in_len) begin
@@ -119,7 +119,7 @@ module ts_hdr_parse #(
                         a_kind = 8'd1;
                     end
                 end
-                if (t[c] == 16'h86DD && off + 17'd40 <= in_len) begin
+                if (t[16*c +: 16] == 16'h86DD && off + 17'd40 <= in_len) begin
                     end6 = off + 17'd40 + {1'b0, in_hdr[(off+4)*8 +: 8], in_hdr[(off+5)*8 +: 8]};
                     a_end = end6;
                     if (in_hdr[off*8+4 +: 4] == 4'd6 && end6 <= in_len) begin
