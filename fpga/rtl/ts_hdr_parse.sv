@@ -1,9 +1,9 @@
 // Parses the header window of one output frame (docs/digest.md sections 1-2):
-// flow key, normalization patches and TCP fields. One frame per clock in eleven
-// register stages (A: L2/L3; X1-X4: the IPv6 extension chain, two headers a
-// stage; B: L4 and the key; D1: the TCP options' links doubled; D2-D5: the
-// option walk, whose last stage writes the outputs); everything it needs lies
-// in the first HDR_BEATS beats.
+// flow key, normalization patches and TCP fields. One frame per clock in
+// fifteen register stages (A: L2/L3; X1-X8: the IPv6 extension chain, a
+// header a stage; B: L4 and the key; D1: the TCP options' links doubled;
+// D2-D5: the option walk, whose last stage writes the outputs); everything
+// it needs lies in the first HDR_BEATS beats.
 `resetall
 `timescale 1ns / 1ps
 `default_nettype none
@@ -49,12 +49,13 @@ module ts_hdr_parse #(
     // variable offset are read as 32-bit words of the window from byte 2, a
     // 48-way select for 192 bytes where a byte offset needed 192 ways (a
     // select at a stride that is not a power of two costs Yosys a whole
-    // barrel shifter). The word index is clamped to the window's last word,
-    // and bytes past the window are zeroed by comparing their offset.
+    // barrel shifter). The word index is the offset's low bits, unclamped:
+    // an offset past the window reads whatever word, and every byte at or
+    // past the window's end is zeroed by comparing its offset.
     localparam [16:0] HL = H;
-    localparam [14:0] LAST_WORD = (H - 2) / 4;  // its first two bytes are the window's last
-    function automatic [14:0] l4_word(input [16:0] o);  // o = 4w + 2
-        l4_word = (o[16:2] > LAST_WORD) ? LAST_WORD : o[16:2];
+    localparam integer WB = $clog2((H - 2) / 4 + 1);  // word index bits
+    function automatic [WB-1:0] l4_word(input [16:0] o);  // o = 4w + 2
+        l4_word = o[WB+1:2];
     endfunction
 
     // ---- Stage A: Ethernet, VLANs, IPv4 / IPv6 base header ----
@@ -139,13 +140,13 @@ module ts_hdr_parse #(
     end
 
     // ---- Stages X1..XN: the IPv6 extension chain, EXT_STEPS headers per stage ----
-    // Each step is a byte select at a variable offset, an adder and compares; in
-    // series they were the design's longest path, so each stage registers after
-    // EXT_STEPS of them. A step runs while the next header is Hop-by-Hop (0),
+    // Each step is a word select at a variable offset, an adder and compares;
+    // two in series were the parser's longest path (21 LUTs), so each stage
+    // registers after EXT_STEPS of them. A step runs while the next header is Hop-by-Hop (0),
     // Routing (43) or Destination Options (60); a truncated one ends the chain
     // with next header 0xFF (docs/digest.md 1.3). What does not change along the
     // chain rides beside it in `fix`.
-    localparam integer EXT_STEPS = 2;
+    localparam integer EXT_STEPS = 1;
     localparam integer XS = 8 / EXT_STEPS;      // stages for the eight headers the walk allows
     localparam integer FW = 1 + 16 + 2 + 32 + 1 + 1 + 1 + 1 + 16 + 8 + 256 + 17 + 7 + 32 + 8 + 17;
     localparam integer VW = 17 + 8 + 1;          // l4, next header, beyond
