@@ -1,7 +1,8 @@
 // The digester's per-flow state (common/digest.h Digester): each flow's next
 // output sequence and TCP sequence/acknowledgement bases. Fully associative,
-// one lookup-and-update per clock in two stages: the match vector is
-// registered, then corrected for the update the frame ahead made meanwhile.
+// one lookup-and-update per clock in two stages: the lookup (hit and index)
+// is registered, then corrected for the update the frame ahead made
+// meanwhile.
 // Entries are filled in order and only ever freed all at once, when a new
 // flow would exceed the capacity (as software).
 `resetall
@@ -47,19 +48,27 @@ module ts_seq_table #(
     reg [IW:0] cap_reg = FLOWS_W;
     always @(posedge clk) cap_reg <= (cfg_capacity == 0 || cfg_capacity > FLOWS) ? FLOWS_W : cfg_capacity[IW:0];
 
-    reg [FLOWS-1:0] cur_vec;        // stage 2: the frame's match vector, corrected
-    reg [IW-1:0]    hit_idx, idx;   // its entry, or the one a new flow takes
+    reg [IW-1:0]    idx;            // stage 2: the frame's entry, or the one a new flow takes
     reg             fresh, clear;   // a new flow; one that finds the table full
 
-    // Stage 1: match vector against the table as it is now.
-    reg [FLOWS-1:0] hit_vec;
+    // Stage 1: lookup against the table as it is now; flows are unique in
+    // it, so the index is the OR of the (at most one) matching positions.
+    reg          hit;
+    reg [IW-1:0] hit_idx;
     integer i;
     always @* begin
-        for (i = 0; i < FLOWS; i = i + 1) hit_vec[i] = used_reg[i] && flow_reg[i] == in_flow;
+        hit = 1'b0;
+        hit_idx = 0;
+        for (i = 0; i < FLOWS; i = i + 1) begin
+            if (used_reg[i] && flow_reg[i] == in_flow) begin
+                hit = 1'b1;
+                hit_idx = hit_idx | i[IW-1:0];
+            end
+        end
     end
     // Stage 2's last update (w_*) lets the frame behind correct its vector.
-    reg          s1_valid_reg = 0, s1_tcp_reg, s1_same_reg;
-    reg [FLOWS-1:0] s1_hit_reg;
+    reg          s1_valid_reg = 0, s1_tcp_reg, s1_same_reg, s1_hit_reg;
+    reg [IW-1:0] s1_idx_reg;
     reg [63:0]   s1_flow_reg;
     reg [7:0]    s1_flags_reg;
     reg [31:0]   s1_seq_reg, s1_ack_reg;
@@ -67,7 +76,8 @@ module ts_seq_table #(
     reg [IW-1:0] w_idx_reg = 0;
     always @(posedge clk) begin
         s1_valid_reg <= in_valid && !rst;
-        s1_hit_reg <= hit_vec;
+        s1_hit_reg <= hit;
+        s1_idx_reg <= hit_idx;
         s1_same_reg <= s1_valid_reg && s1_flow_reg == in_flow;
         s1_flow_reg <= in_flow;
         s1_tcp_reg <= in_tcp;
@@ -79,21 +89,23 @@ module ts_seq_table #(
         w_idx_reg <= idx;
     end
 
-    // Stage 2: the vector as of the last update (a clear leaves entry 0 only),
-    // then one index by OR-ing the (at most one) matching positions; a new
-    // flow takes the next entry, or entry 0 of a cleared table.
-    always @* begin
-        cur_vec = (w_valid_reg && w_clear_reg) ? {FLOWS{1'b0}} : s1_hit_reg;
-        // Bits written at a variable index are compares with each constant
-        // position: Yosys lowers `v[idx] = ...` to a shift by -idx, a 32-bit
-        // negation in carry logic on this path.
-        for (i = 0; i < FLOWS; i = i + 1)
-            if (w_valid_reg && s1_same_reg && (w_clear_reg ? {IW{1'b0}} : w_idx_reg) == i[IW-1:0]) cur_vec[i] = 1'b1;
-        hit_idx = 0;
-        for (i = 0; i < FLOWS; i = i + 1) if (cur_vec[i]) hit_idx = hit_idx | i[IW-1:0];
-        fresh = cur_vec == 0;
+    // Stage 2: the lookup as of the last update (the frame ahead's flow is
+    // where that frame put it, entry 0 after a clear; a clear leaves only
+    // that entry); a new flow takes the next entry, or entry 0 of a cleared
+    // table.
+    always @* begin : p_stage2
+        reg          known;
+        reg [IW-1:0] at;
+        if (w_valid_reg && s1_same_reg) begin
+            known = 1'b1;
+            at = w_idx_reg;
+        end else begin
+            known = s1_hit_reg && !(w_valid_reg && w_clear_reg);
+            at = s1_idx_reg;
+        end
+        fresh = !known;
         clear = fresh && count_reg >= cap_reg;
-        idx = clear ? {IW{1'b0}} : fresh ? count_reg[IW-1:0] : hit_idx;
+        idx = clear ? {IW{1'b0}} : fresh ? count_reg[IW-1:0] : at;
     end
 
     always @(posedge clk) begin : p_update

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <bit>
+#include <random>
 
 #include "common/digest.h"
 #include "fpga/csr_map.h"
@@ -20,6 +21,8 @@ struct Case {
   int flows;
   uint32_t digester_flows;  // the RTL tracks at most 256 (SEQ_FLOWS); the software is given the same
   double idle, backpressure;
+  bool one_beat = false;  // 64-byte UDP frames only: a frame a clock, so the
+                          // sequence table looks up flows on consecutive clocks
 };
 
 class RtlDigestTest : public ::testing::TestWithParam<Case> {};
@@ -34,9 +37,11 @@ TEST_P(RtlDigestTest, MatchesSoftwareDigester) {
   std::vector<digest::Digester::Slot> slots(std::bit_ceil(size_t{c.digester_flows} * 2));
   digest::Digester sw(slots);
   testing::FrameGen gen(c.seed, c.flows);
+  std::mt19937 rng(c.seed);
   std::vector<std::vector<uint8_t>> frames;
   for (int i = 0; i < c.frames; ++i) {
-    frames.push_back(gen.Next());
+    frames.push_back(c.one_beat ? testing::UdpFrame(64, static_cast<uint8_t>(rng() % c.flows), static_cast<uint8_t>(i))
+                                : gen.Next());
     m.QueueFrame(frames.back(), static_cast<uint32_t>(i));
   }
   ASSERT_TRUE(m.Run());
@@ -62,7 +67,8 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(Case{"steady", 1, 1000, 16, 256, 0.0, 0.0},
                       Case{"idle_and_backpressure", 2, 600, 16, 256, 0.3, 0.4},
                       Case{"tiny_digester", 3, 600, 40, 4, 0.1, 0.1},
-                      Case{"many_flows", 4, 600, 250, 256, 0.0, 0.2}),
+                      Case{"many_flows", 4, 600, 250, 256, 0.0, 0.2},
+                      Case{"one_beat_tiny_digester", 5, 2000, 6, 4, 0.0, 0.0, true}),
     [](const auto& info) { return std::string(info.param.name); });
 
 TEST(RtlDigestTest, MinimumAndJumboFrames) {
