@@ -1,9 +1,9 @@
 // Parses the header window of one output frame (docs/digest.md sections 1-2):
 // flow key, normalization patches and TCP fields. One frame per clock in
-// fifteen register stages (A: L2/L3; X1-X8: the IPv6 extension chain, a
-// header a stage; B: L4 and the key; D1: the TCP options' links doubled;
-// D2-D5: the option walk, whose last stage writes the outputs); everything
-// it needs lies in the first HDR_BEATS beats.
+// sixteen register stages (A: L2/L3; X1-X8: the IPv6 extension chain, a
+// header a stage; B: L4 and the key; L: the TCP options' links; D1: the
+// links doubled; D2-D5: the option walk, whose last stage writes the
+// outputs); everything it needs lies in the first HDR_BEATS beats.
 `resetall
 `timescale 1ns / 1ps
 `default_nettype none
@@ -321,21 +321,27 @@ module ts_hdr_parse #(
 
     // ---- Stages D: the TCP option walk (docs/digest.md 1.5) ----
     // Each option position names its successor (the next option's position,
-    // or NONE) and itself if it is a timestamp option. Stage D1 doubles the
+    // or NONE) and itself if it is a timestamp option (stage L, apart from
+    // stage B's length checks that bound the options). Stage D1 doubles the
     // links twice over all positions (four options ahead, and the first
     // timestamp among them); stages D2-D5 then walk from position 0 two such
     // links a stage. Eight links cover 32 options: a timestamp option (10
     // bytes) starts at byte 30 at the latest, so at most 30 options precede
-    // it. A walk
-    // position by position was a 40-step chain in one clock; doubling at every
-    // position up to 64 options cost ~75 000 LUTs in 64-way selects. The walk
-    // only moves forward, so the first timestamp met is the first the software
-    // walk meets.
+    // it. A walk position by position was a 40-step chain in one clock;
+    // doubling at every position up to 64 options cost ~75 000 LUTs in 64-way
+    // selects. The walk only moves forward, so the first timestamp met is the
+    // first the software walk meets.
     localparam integer OPOS = 40;         // option positions
     localparam [5:0] NONE = 6'd40;        // no successor / no timestamp; indexes itself
     localparam integer TW = (OPOS + 1) * 8;  // 6-bit entries in bytes: a select at stride 8 is a plain 41-way mux
-    localparam integer DS = 5;             // registers B, D1, D2..D4; D5 writes the outputs
+    localparam integer DS = 6;             // registers B, L, D1, D2..D4; D5 writes the outputs
     localparam integer RW = 17 + 512 + 7 + 48 + 12 + 1 + 16 + 1 + 8 + 32 + 32 + 16 + 1 + 16;
+    reg [319:0]  l_opts_reg;     // stage B's options, for stage L
+    reg [16:0]   l_opt_len_reg;
+    always @(posedge clk) begin
+        l_opts_reg <= opts;
+        l_opt_len_reg <= opt_len;
+    end
     reg [TW-1:0] o_nxt, o_ts;  // 41 positions; position NONE names NONE
     always @* begin : p_opt_links
         reg [7:0] okind, olen_b;
@@ -343,15 +349,15 @@ module ts_hdr_parse #(
         o_nxt = {(OPOS + 1){2'b00, NONE}};
         o_ts = {(OPOS + 1){2'b00, NONE}};
         for (i = 0; i < OPOS; i = i + 1) begin
-            okind = opts[8*i +: 8];
-            olen_b = (i + 1 < OPOS) ? opts[8*(i+1) +: 8] : 8'd0;
-            if (i < opt_len) begin
+            okind = l_opts_reg[8*i +: 8];
+            olen_b = (i + 1 < OPOS) ? l_opts_reg[8*(i+1) +: 8] : 8'd0;
+            if (i < l_opt_len_reg) begin
                 if (okind == 8'd1) begin
-                    if (i + 1 < opt_len) o_nxt[8*i +: 6] = i + 1;
-                end else if (okind != 8'd0 && olen_b >= 8'd2 && i + olen_b < opt_len) begin
+                    if (i + 1 < l_opt_len_reg) o_nxt[8*i +: 6] = i + 1;
+                end else if (okind != 8'd0 && olen_b >= 8'd2 && i + olen_b < l_opt_len_reg) begin
                     o_nxt[8*i +: 6] = i + olen_b;
                 end
-                if (okind == 8'd8 && olen_b == 8'd10 && i + 10 <= opt_len) o_ts[8*i +: 6] = i;
+                if (okind == 8'd8 && olen_b == 8'd10 && i + 10 <= l_opt_len_reg) o_ts[8*i +: 6] = i;
             end
         end
     end
@@ -385,28 +391,28 @@ module ts_hdr_parse #(
         end
     endfunction
 
-    // Registers after stage B (index 0), D1 (1) and the hop stages D2-D4
-    // (2..DS-1); D5's hops feed the output registers.
+    // Registers after stage B (index 0), L (1), D1 (2) and the hop stages
+    // D2-D4 (3..DS-1); D5's hops feed the output registers.
     reg  [DS-1:0]      d_valid_reg = 0;
     reg  [DS*RW-1:0]   d_r_reg;          // the other results, beside the walk
-    reg  [DS*2*TW-1:0] d_links_reg;      // stage 0: one-option links; 1 and on: four-option links
-    reg  [DS*12-1:0]   d_walk_reg;       // {position, timestamp} after stage s (s >= 1)
+    reg  [DS*2*TW-1:0] d_links_reg;      // stage 1: one-option links; 2 and on: four-option links
+    reg  [DS*12-1:0]   d_walk_reg;       // {position, timestamp} after stage s (s >= 2)
     wire [RW-1:0] b_r = {b_len_reg, key, key_len, zoff[47:0], zlen[11:0], lbl, lbl_off, tcp, tcp_flags, tcp_seq,
                          tcp_ack, tcp_seq_off, beyond, b_l4_reg[15:0]};
-    wire [2*TW-1:0] d_links2 = double1(d_links_reg[TW +: TW], d_links_reg[0 +: TW]);
+    wire [2*TW-1:0] d_links2 = double1(d_links_reg[2*TW + TW +: TW], d_links_reg[2*TW +: TW]);
     wire [2*TW-1:0] d_links4 = double1(d_links2[TW +: TW], d_links2[0 +: TW]);
     reg  [DS*12-1:0] d_walk_next;
     always @* begin : p_hops
         integer s;
         d_walk_next = 0;
-        d_walk_next[12 +: 12] = {6'd0, NONE};
-        for (s = 2; s < DS; s = s + 1)
+        d_walk_next[2*12 +: 12] = {6'd0, NONE};
+        for (s = 3; s < DS; s = s + 1)
             d_walk_next[s*12 +: 12] = hop2(d_walk_reg[(s-1)*12 +: 12], d_links_reg[(s-1)*2*TW +: 2*TW]);
     end
     always @(posedge clk) begin
         d_valid_reg <= {d_valid_reg[DS-2:0], b_valid_reg};
         d_r_reg <= {d_r_reg[(DS-1)*RW-1:0], b_r};
-        d_links_reg <= {d_links_reg[2*TW +: (DS-2)*2*TW], d_links4, o_nxt, o_ts};
+        d_links_reg <= {d_links_reg[2*2*TW +: (DS-3)*2*TW], d_links4, o_nxt, o_ts, {2*TW{1'b0}}};
         d_walk_reg <= d_walk_next;
         if (rst) d_valid_reg <= 0;
     end
