@@ -37,7 +37,7 @@ module ts_digest #(
     end
     localparam integer HB = HDR_BEATS * 512;
     // Frames between input and CRC: the pipeline's depth (the parser alone is
-    // 16 stages) and slack; 32 rows cost the same LUTRAM as 16.
+    // 17 stages) and slack; 32 rows cost the same LUTRAM as 16.
     localparam integer JOB_DEPTH_LOG2 = 5;
     localparam integer RES_DEPTH_LOG2 = 3;
 `include "ts_crc64_masks.svh"

@@ -1,9 +1,9 @@
 // Parses the header window of one output frame (docs/digest.md sections 1-2):
 // flow key, normalization patches and TCP fields. One frame per clock in
-// sixteen register stages (A: L2/L3; X1-X8: the IPv6 extension chain, a
+// seventeen register stages (A: L2/L3; X1-X8: the IPv6 extension chain, a
 // header a stage; B: L4 and the key; L: the TCP options' links; D1: the
-// links doubled; D2-D5: the option walk, whose last stage writes the
-// outputs); everything it needs lies in the first HDR_BEATS beats.
+// links doubled; D2-D5: the option walk; O: the outputs); everything it
+// needs lies in the first HDR_BEATS beats.
 `resetall
 `timescale 1ns / 1ps
 `default_nettype none
@@ -334,7 +334,7 @@ module ts_hdr_parse #(
     localparam integer OPOS = 40;         // option positions
     localparam [5:0] NONE = 6'd40;        // no successor / no timestamp; indexes itself
     localparam integer TW = (OPOS + 1) * 8;  // 6-bit entries in bytes: a select at stride 8 is a plain 41-way mux
-    localparam integer DS = 6;             // registers B, L, D1, D2..D4; D5 writes the outputs
+    localparam integer DS = 7;             // registers B, L, D1, D2..D5; then the outputs
     localparam integer RW = 17 + 512 + 7 + 48 + 12 + 1 + 16 + 1 + 8 + 32 + 32 + 16 + 1 + 16;
     reg [319:0]  l_opts_reg;     // stage B's options, for stage L
     reg [16:0]   l_opt_len_reg;
@@ -392,7 +392,7 @@ module ts_hdr_parse #(
     endfunction
 
     // Registers after stage B (index 0), L (1), D1 (2) and the hop stages
-    // D2-D4 (3..DS-1); D5's hops feed the output registers.
+    // D2-D5 (3..DS-1); the output stage adds the timestamp's offset.
     reg  [DS-1:0]      d_valid_reg = 0;
     reg  [DS*RW-1:0]   d_r_reg;          // the other results, beside the walk
     reg  [DS*2*TW-1:0] d_links_reg;      // stage 1: one-option links; 2 and on: four-option links
@@ -416,9 +416,8 @@ module ts_hdr_parse #(
         d_walk_reg <= d_walk_next;
         if (rst) d_valid_reg <= 0;
     end
-    wire [11:0] d_walk_last = hop2(d_walk_reg[(DS-1)*12 +: 12], d_links_reg[(DS-1)*2*TW +: 2*TW]);
 
-    wire [5:0]  ts_pos = d_walk_last[5:0];  // the walk's first timestamp option from position 0
+    wire [5:0]  ts_pos = d_walk_reg[(DS-1)*12 +: 6];  // the walk's first timestamp option from position 0
     wire [16:0] r_len;
     wire [511:0] r_key;
     wire [6:0]  r_key_len;
