@@ -236,8 +236,30 @@ module ts_digest #(
 
     wire [6:0]   last_pad = 7'd64 - b_nb;  // the last beat moves up by this many bytes
     wire [511:0] crc_in = !b_last ? norm : last_pad[6] ? 512'd0 : (norm << {last_pad[5:0], 3'b000});
+    // Stage N registers the normalized, placed beat and the frame's fields;
+    // stage C folds it into the CRC register (normalizing, placing and
+    // folding in one clock were the design's longest path).
+    reg         n_valid_reg = 0, n_last_reg = 0, n_beyond_reg;
+    reg [511:0] n_data_reg;
+    reg [6:0]   n_nb_reg;
+    reg [63:0]  n_flow_reg;
+    reg [31:0]  n_out_seq_reg;
+    reg [16:0]  n_len_reg;
+    always @(posedge clk) begin
+        n_valid_reg <= crc_fire && !rst;
+        n_last_reg <= b_last;
+        n_data_reg <= crc_in;
+        n_nb_reg <= b_nb;
+        n_flow_reg <= j_flow;
+        n_out_seq_reg <= j_out_seq;
+        n_len_reg <= j_len;
+        n_beyond_reg <= j_beyond;
+        if (crc_fire) crc_beat_reg <= b_last ? 16'd0 : crc_beat_reg + 16'd1;
+        if (rst) crc_beat_reg <= 0;
+    end
+
     wire [63:0] crc_out;
-    ts_crc64_beat frame_crc (.state(b_last ? 64'd0 : crc_state_reg), .data(crc_in), .next(crc_out));
+    ts_crc64_beat frame_crc (.state(n_last_reg ? 64'd0 : crc_state_reg), .data(n_data_reg), .next(crc_out));
 
     reg        f1_valid_reg = 0;
     reg [63:0] f1_raw_reg, f1_state_reg;
@@ -247,27 +269,24 @@ module ts_digest #(
     reg [16:0] f1_len_reg;
     reg        f1_beyond_reg;
     always @(posedge clk) begin
-        f1_valid_reg <= crc_last_fire;
-        if (crc_fire) begin
-            if (b_last) begin
+        f1_valid_reg <= n_valid_reg && n_last_reg;
+        if (n_valid_reg) begin
+            if (n_last_reg) begin
                 f1_raw_reg <= crc_out;
                 f1_state_reg <= crc_state_reg;
-                f1_nb_reg <= b_nb;
-                f1_flow_reg <= j_flow;
-                f1_out_seq_reg <= j_out_seq;
-                f1_len_reg <= j_len;
-                f1_beyond_reg <= j_beyond;
+                f1_nb_reg <= n_nb_reg;
+                f1_flow_reg <= n_flow_reg;
+                f1_out_seq_reg <= n_out_seq_reg;
+                f1_len_reg <= n_len_reg;
+                f1_beyond_reg <= n_beyond_reg;
                 crc_state_reg <= 64'hFFFFFFFFFFFFFFFF;
-                crc_beat_reg <= 0;
             end else begin
                 crc_state_reg <= crc_out;
-                crc_beat_reg <= crc_beat_reg + 16'd1;
             end
         end
         if (rst) begin
             f1_valid_reg <= 1'b0;
             crc_state_reg <= 64'hFFFFFFFFFFFFFFFF;
-            crc_beat_reg <= 0;
         end
     end
 
