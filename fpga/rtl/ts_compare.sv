@@ -154,17 +154,12 @@ module ts_compare #(
     assign rec_ready = take_rec;
     assign busy = ra_active_reg || sweep_active_reg || staged || !vd_empty || cmd_release_all || cmd_sweep;
 
-    // Flow lookup for the arriving event or record (one a clock), and a free
-    // slot. Flows are unique in the table, so the hit's index is the OR of the
-    // matching positions; the lowest free slot is found in groups of 16
-    // (two 16-way priority steps, not one 256-long chain).
-    localparam integer FG = (FLOWS + 15) / 16;
+    // Flow lookup for the arriving event or record (one a clock). Flows are
+    // unique in the table, so the hit's index is the OR of the matching
+    // positions.
     wire [63:0] in_flow = take_ev ? ev_flow : rec_flow;
-    wire [FG*16-1:0] used_pad = {{(FG*16-FLOWS){1'b1}}, f_used_reg};
     reg in_hit;
-    reg [FW-1:0] in_idx, free_idx;
-    reg [FG-1:0] group_free;
-    reg [15:0] free_bits;
+    reg [FW-1:0] in_idx;
     integer i, g;
     always @* begin
         in_hit = 1'b0;
@@ -175,13 +170,44 @@ module ts_compare #(
                 in_idx = in_idx | i[FW-1:0];
             end
         end
-        for (g = 0; g < FG; g = g + 1) group_free[g] = ~&used_pad[16*g +: 16];
-        g = 0;
-        for (i = FG - 1; i >= 0; i = i - 1) if (group_free[i]) g = i;
-        free_bits = ~used_pad[16*g +: 16];
-        free_idx = 0;
-        for (i = 15; i >= 0; i = i - 1) if (free_bits[i]) free_idx = (g * 16 + i);
     end
+
+    // A free slot for a new flow. Any free slot will do (a slot's number is
+    // never seen outside), so the search runs a clock ahead, off the engine's
+    // path: the lowest and the highest free slot of the table as it is now
+    // are registered, and next clock the engine takes one the operation in
+    // between did not take, or else the slot it freed (the table was full;
+    // after a clear any slot is free). In groups of 16: two 16-way priority
+    // steps, not one 256-long chain.
+    localparam integer FG = (FLOWS + 15) / 16;
+    wire [FG*16-1:0] used_pad = {{(FG*16-FLOWS){1'b1}}, f_used_reg};
+    reg [FG-1:0]  group_free;
+    reg [15:0]    lo_bits, hi_bits;
+    reg [FW-1:0]  free_lo, free_hi;
+    reg [FW-1:0]  free_lo_reg = 0, free_hi_reg = 0;
+    reg           free_any_reg = 0;
+    always @* begin : p_free
+        integer glo, ghi;
+        for (g = 0; g < FG; g = g + 1) group_free[g] = ~&used_pad[16*g +: 16];
+        glo = 0;
+        ghi = 0;
+        for (g = FG - 1; g >= 0; g = g - 1) if (group_free[g]) glo = g;
+        for (g = 0; g < FG; g = g + 1) if (group_free[g]) ghi = g;
+        lo_bits = ~used_pad[16*glo +: 16];
+        hi_bits = ~used_pad[16*ghi +: 16];
+        free_lo = 0;
+        free_hi = 0;
+        for (i = 15; i >= 0; i = i - 1) if (lo_bits[i]) free_lo = glo * 16 + i;
+        for (i = 0; i < 16; i = i + 1) if (hi_bits[i]) free_hi = ghi * 16 + i;
+    end
+    always @(posedge clk) begin
+        free_lo_reg <= free_lo;
+        free_hi_reg <= free_hi;
+        free_any_reg <= |group_free;
+    end
+    wire [FW-1:0] free_idx = (free_any_reg && !(last_ins_reg && last_slot_reg == free_lo_reg)) ? free_lo_reg :
+                             (free_any_reg && !(last_ins_reg && last_slot_reg == free_hi_reg)) ? free_hi_reg :
+                             last_slot_reg;
     wire          hit = qe_valid_reg ? qe_hit : qr_hit;      // the operation's flow, as of now
     wire [FW-1:0] hit_idx = qe_valid_reg ? qe_idx : qr_idx;
 

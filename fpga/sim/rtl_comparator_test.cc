@@ -181,6 +181,46 @@ TEST(RtlComparatorTest, BackToBackOperationsOnFewFlowsAgreeWithSoftware) {
   }
 }
 
+// The hardware's flow table full (256 flows, an event held for each), a
+// record releases one flow's event (its slot is forgotten) and on the next
+// clock a record of a new flow needs a slot: the only free one is the slot
+// just freed, which the free-slot search, a clock behind, has not seen.
+TEST(RtlComparatorTest, AFullFlowTableGivesANewFlowTheSlotFreedTheClockBefore) {
+  ComparatorConfig cfg{.compare_timeout_ns = 1'000'000, .max_flows = 256};
+  Collect sw_sink, rtl_sink;
+  compare::SoftwareComparator sw(cfg, &sw_sink);
+  RtlComparator rtl(cfg, &rtl_sink);
+  std::vector<digest::Digester::Slot> slots(1024);
+  digest::Digester secondary(slots);
+  auto frame = [](int flow) {  // flows told apart by both port bytes
+    auto f = testing::UdpFrame(64, static_cast<uint8_t>(flow), 0);
+    f[36] = static_cast<uint8_t>(flow >> 8);
+    return f;
+  };
+  const uint64_t now = 1000;
+  std::vector<wire::OutputDigest> records;
+  for (int k = 0; k < 256; ++k) {
+    const auto f = frame(k);
+    sw.SubmitOutput(f, k, now);
+    rtl.SubmitOutput(f, k, now);
+    records.push_back(secondary.Digest(f));
+  }
+  const auto late = frame(300);
+  rtl.set_batched(true);  // the two records on consecutive clocks
+  for (const auto& r : {records[100], secondary.Digest(late)}) {
+    sw.SubmitRecord(r, now);
+    rtl.SubmitRecord(r, now);
+  }
+  rtl.set_batched(false);
+  sw.SubmitOutput(late, 300, now);
+  rtl.SubmitOutput(late, 300, now);
+  sw.Advance(now + cfg.compare_timeout_ns + 1);
+  rtl.Advance(now + cfg.compare_timeout_ns + 1);
+  ASSERT_TRUE(rtl.healthy());
+  EXPECT_EQ(sw.counters().released_matched, 2u);
+  ASSERT_TRUE(SameVerdicts(sw_sink.got, rtl_sink.got));
+}
+
 // Released frames leave in per-flow output order with their bytes intact.
 TEST(RtlComparatorTest, ReleasesInPerFlowOrderWithIntactBytes) {
   Collect sink;
