@@ -160,8 +160,8 @@ module ts_compare #(
     wire [63:0] in_flow = take_ev ? ev_flow : rec_flow;
     reg in_hit;
     reg [FW-1:0] in_idx;
-    integer i, g;
-    always @* begin
+    always @* begin : p_lookup
+        integer i;
         in_hit = 1'b0;
         in_idx = 0;
         for (i = 0; i < FLOWS; i = i + 1) begin
@@ -187,7 +187,7 @@ module ts_compare #(
     reg [FW-1:0]  free_lo_reg = 0, free_hi_reg = 0;
     reg           free_any_reg = 0;
     always @* begin : p_free
-        integer glo, ghi;
+        integer i, g, glo, ghi;
         for (g = 0; g < FG; g = g + 1) group_free[g] = ~&used_pad[16*g +: 16];
         glo = 0;
         ghi = 0;

@@ -55,8 +55,8 @@ module ts_seq_table #(
     // it, so the index is the OR of the (at most one) matching positions.
     reg          hit;
     reg [IW-1:0] hit_idx;
-    integer i;
-    always @* begin
+    always @* begin : p_lookup
+        integer i;
         hit = 1'b0;
         hit_idx = 0;
         for (i = 0; i < FLOWS; i = i + 1) begin
@@ -66,7 +66,7 @@ module ts_seq_table #(
             end
         end
     end
-    // Stage 2's last update (w_*) lets the frame behind correct its vector.
+    // Stage 2's last update (w_*) lets the frame behind correct its lookup.
     reg          s1_valid_reg = 0, s1_tcp_reg, s1_same_reg, s1_hit_reg;
     reg [IW-1:0] s1_idx_reg;
     reg [63:0]   s1_flow_reg;
