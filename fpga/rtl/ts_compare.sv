@@ -124,6 +124,8 @@ module ts_compare #(
     reg          qe_nobuf_reg;
     reg  [63:0]  qr_flow_reg, qr_out_seq_reg, qr_digest_reg;
     reg  [31:0]  qr_len_reg;
+    // The staged event as a verdict names it: {id, buf, flow, out_seq, len, pdigest}.
+    wire [271:0] qe_vd = {qe_id_reg, qe_buf_reg, qe_flow_reg, qe_out_seq_reg, qe_len_reg, qe_digest_reg};
     reg          qe_hit_reg, qe_eqf_reg, qe_eqs_reg, qr_hit_reg, qr_eqf_reg, qr_eqs_reg;
     reg  [FW-1:0] qe_idx_reg, qr_idx_reg;
     reg          last_ins_reg = 0, last_free_reg = 0, last_clear_reg = 0;  // the previous operation took,
@@ -271,11 +273,11 @@ module ts_compare #(
             c_events_reg <= c_events_reg + 1;
             if (cfg_solo) begin
                 vd_push = 1'b1;
-                vd_in = {K_RELEASE, 1'b1, qe_id_reg, qe_buf_reg, qe_flow_reg, qe_out_seq_reg, qe_len_reg, qe_digest_reg, 64'd0};
+                vd_in = {K_RELEASE, 1'b1, qe_vd, 64'd0};
                 c_rel_match_reg <= c_rel_match_reg + 1;
             end else if (!hit && {{(31-FW){1'b0}}, f_count_reg} >= max_flows) begin
                 vd_push = 1'b1;
-                vd_in = {K_OVERFLOW, 1'b1, qe_id_reg, qe_buf_reg, qe_flow_reg, qe_out_seq_reg, qe_len_reg, qe_digest_reg, 64'd0};
+                vd_in = {K_OVERFLOW, 1'b1, qe_vd, 64'd0};
                 c_overflow_reg <= c_overflow_reg + 1;
             end else begin
                 if (!hit) begin
@@ -302,7 +304,7 @@ module ts_compare #(
                     end else f_rch_reg[s] <= r_next_q;
                     if (!qe_nobuf_reg && qe_out_seq_reg == r_seq_q && qe_len_reg == r_len_q && qe_digest_reg == r_dig_q) begin
                         vd_push = 1'b1;
-                        vd_in = {K_RELEASE, 1'b1, qe_id_reg, qe_buf_reg, qe_flow_reg, qe_out_seq_reg, qe_len_reg, qe_digest_reg, r_dig_q};
+                        vd_in = {K_RELEASE, 1'b1, qe_vd, r_dig_q};
                         c_rel_match_reg <= c_rel_match_reg + 1;
                         if (r == f_rct_q && !f_ev_reg[s]) begin  // nothing left: forget the flow
                             for (fk = 0; fk < FLOWS; fk = fk + 1) if (s == fk) f_used_reg[fk] <= 1'b0;
@@ -313,17 +315,17 @@ module ts_compare #(
                         vd_push = 1'b1;
                         for (fk = 0; fk < FLOWS; fk = fk + 1) if (s == fk) f_div_reg[fk] <= 1'b1;
                         if (can_take) begin
-                            vd_in = {K_MISMATCH, 1'b1, qe_id_reg, qe_buf_reg, qe_flow_reg, qe_out_seq_reg, qe_len_reg, qe_digest_reg, r_dig_q};
+                            vd_in = {K_MISMATCH, 1'b1, qe_vd, r_dig_q};
                             c_mismatch_reg <= c_mismatch_reg + 1;
                         end else begin
-                            vd_in = {K_OVERFLOW, 1'b1, qe_id_reg, qe_buf_reg, qe_flow_reg, qe_out_seq_reg, qe_len_reg, qe_digest_reg, r_dig_q};
+                            vd_in = {K_OVERFLOW, 1'b1, qe_vd, r_dig_q};
                             c_overflow_reg <= c_overflow_reg + 1;
                         end
                     end
                 end else begin
                     if (!can_take) begin
                         vd_push = 1'b1;
-                        vd_in = {K_OVERFLOW, 1'b1, qe_id_reg, qe_buf_reg, qe_flow_reg, qe_out_seq_reg, qe_len_reg, qe_digest_reg, 64'd0};
+                        vd_in = {K_OVERFLOW, 1'b1, qe_vd, 64'd0};
                         c_overflow_reg <= c_overflow_reg + 1;
                         for (fk = 0; fk < FLOWS; fk = fk + 1) if (s == fk) f_div_reg[fk] <= 1'b1;
                     end

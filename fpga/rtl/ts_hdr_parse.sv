@@ -142,9 +142,9 @@ module ts_hdr_parse #(
     // ---- Stages X1..XN: the IPv6 extension chain, EXT_STEPS headers per stage ----
     // Each step is a word select at a variable offset, an adder and compares;
     // two in series were the parser's longest path (21 LUTs), so each stage
-    // registers after EXT_STEPS of them. A step runs while the next header is Hop-by-Hop (0),
-    // Routing (43) or Destination Options (60); a truncated one ends the chain
-    // with next header 0xFF (docs/digest.md 1.3). What does not change along the
+    // registers after EXT_STEPS of them. A step runs while the next header is
+    // Hop-by-Hop (0), Routing (43) or Destination Options (60); a truncated one
+    // ends the chain with next header 0xFF (docs/digest.md 1.3). What does not change along the
     // chain rides beside it in `fix`.
     localparam integer EXT_STEPS = 1;
     localparam integer XS = 8 / EXT_STEPS;      // stages for the eight headers the walk allows

@@ -97,7 +97,7 @@ awk -v config="$config" -v top="$top" '
 # and ltp breaks the loops that makes, so it is neither a bound nor exact.
 levels=$(sed -n 's/.*(length=\([0-9]*\)).*/\1/p' "$out/ltp.txt" | head -1)
 levels_lutram=$(sed -n 's/.*(length=\([0-9]*\)).*/\1/p' "$out/ltp_lutram.txt" | head -1)
-loops=$(grep -c 'Detected loop' "$out/yosys.log" || true)
+loops=$(grep -c 'Detected loop' "$out/ltp_lutram.txt" || true)
 # The path's cells by kind, from their names: LUTs (and any other cell), the
 # MUXF7/8/9 that widen a LUT within its slice, CARRY8s. The LUT count is the
 # nearer measure of depth (about 6-8 fit in 4 ns on UltraScale+).
